@@ -1,0 +1,1 @@
+//! The DVP resource model.

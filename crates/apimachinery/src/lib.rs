@@ -1,0 +1,15 @@
+//! Pure Kubernetes API machinery shared by the API server, the resource model and (later) the
+//! controllers: field errors and `Status` bodies, label and field selectors, the four patch
+//! formats, the JSONPath subset of printer columns, quantities, human durations, structural
+//! schemas (prune, default, validate) and Table cells. Nothing here does I/O.
+
+pub mod duration;
+pub mod errors;
+pub mod jsonpath;
+pub mod patch;
+pub mod quantity;
+pub mod schema;
+pub mod selector;
+pub mod table;
+
+pub use errors::{FieldError, FieldErrorType, StatusError, StatusReason};

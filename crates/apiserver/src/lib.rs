@@ -1,0 +1,1 @@
+//! The DVP API server.
