@@ -1,6 +1,6 @@
 //! The conformance suite every [`crate::Store`] implementation must pass.
 //!
-//! Each `pub async fn` here checks one behaviour against a store. [`store_conformance_tests!`]
+//! Each `pub async fn` here checks one behaviour against a store. [`store_conformance_tests!`](crate::store_conformance_tests)
 //! turns the whole suite into `#[tokio::test]` functions for one implementation:
 //!
 //! ```ignore
@@ -91,6 +91,7 @@ macro_rules! store_conformance_tests {
             delete_event_carries_last_value_at_delete_revision,
             update_event_carries_prev,
             concurrent_cas_increments_are_all_counted,
+            concurrent_creates_of_one_key_have_one_winner,
             watchers_see_every_event_once_in_order_under_concurrent_writers,
         );
     };
@@ -532,6 +533,36 @@ async fn increment(store: &Arc<dyn Store>, key: &str) {
             Err(e) => panic!("increment failed: {e}"),
         }
     }
+}
+
+pub async fn concurrent_creates_of_one_key_have_one_winner(store: Arc<dyn Store>) {
+    const TASKS: usize = 16;
+    let start = store.current_revision();
+    let attempts = (0..TASKS).map(|i| {
+        let store = store.clone();
+        async move {
+            put(
+                &store,
+                "/t/contended",
+                &i.to_string(),
+                Precondition::MustNotExist,
+            )
+            .await
+        }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let winners: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1);
+    assert!(outcomes.iter().all(|o| match o {
+        Ok(_) => true,
+        Err(e) => *e == StoreError::AlreadyExists("/t/contended".into()),
+    }));
+    assert_eq!(winners[0].revision, start + 1);
+    assert_eq!(store.current_revision(), start + 1);
+    assert_eq!(
+        store.get("/t/contended").await.unwrap(),
+        Some(winners[0].kv.clone())
+    );
 }
 
 pub async fn watchers_see_every_event_once_in_order_under_concurrent_writers(

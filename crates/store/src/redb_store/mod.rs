@@ -3,11 +3,19 @@
 //! * Reads (`get`, `list`) run on redb read transactions (MVCC snapshots) and never wait for the
 //!   writer. `list` reads the revision from the same snapshot as the items.
 //! * Writes are queued to one writer thread that commits them in batches with
-//!   `Durability::Immediate` (see [`writer`]); a write is answered only after its batch is on
+//!   `Durability::Immediate` (module `writer`); a write is answered only after its batch is on
 //!   disk. Every commit also records redb's allocator state ("quick repair"), so reopening after
 //!   a crash does not walk the whole file.
-//! * Watch history is memory only (see [`history`]): a ring of the last N events. It is lost on
+//! * Watch history is memory only (module `history`): a ring of the last N events. It is lost on
 //!   restart, which is why `oldest_watchable_revision()` starts at the revision found at open.
+//!   Keeping it out of the database keeps commits small and restart independent of history size;
+//!   clients that need older revisions re-list, as they would after an etcd compaction.
+//!
+//! Quick repair is on by default because it makes the restart after a crash constant-time: with
+//! 100,000 objects of 1.5 KB, reopening after `kill -9` took about 1 ms with it and about 0.6 s
+//! without (full repair), for roughly 25–40% less write throughput (see `examples/store_bench`).
+//!
+//! A write whose caller stops waiting (its future dropped) after it was queued still happens.
 
 mod apply;
 mod codec;

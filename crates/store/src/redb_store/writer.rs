@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use redb::{Database, ReadableTable};
+use redb::{Database, Durability, ReadableTable};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{Applied, apply};
@@ -101,6 +101,8 @@ impl Writer {
             .db
             .begin_write()
             .map_err(|e| backend("starting a write transaction", e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| backend("requesting a durable commit", e))?;
         txn.set_quick_repair(self.quick_repair);
         let mut revision = self.revision;
         let mut outcomes = Vec::with_capacity(ops.len());
