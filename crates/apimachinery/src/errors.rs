@@ -64,7 +64,11 @@ impl FieldErrorType {
     fn shows_value(self) -> bool {
         matches!(
             self,
-            Self::Invalid | Self::TypeInvalid | Self::NotSupported | Self::Duplicate | Self::NotFound
+            Self::Invalid
+                | Self::TypeInvalid
+                | Self::NotSupported
+                | Self::Duplicate
+                | Self::NotFound
         )
     }
 }
@@ -98,14 +102,25 @@ impl FieldError {
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(FieldErrorType::Required, field, None, detail)
     }
-    pub fn invalid(field: impl Into<String>, value: impl Into<Value>, detail: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(FieldErrorType::Invalid, field, Some(value.into()), detail)
     }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(FieldErrorType::Forbidden, field, None, detail)
     }
-    pub fn not_supported<S: AsRef<str>>(field: impl Into<String>, value: impl Into<Value>, allowed: &[S]) -> Self {
-        let list: Vec<String> = allowed.iter().map(|s| format!("\"{}\"", s.as_ref())).collect();
+    pub fn not_supported<S: AsRef<str>>(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        allowed: &[S],
+    ) -> Self {
+        let list: Vec<String> = allowed
+            .iter()
+            .map(|s| format!("\"{}\"", s.as_ref()))
+            .collect();
         Self::new(
             FieldErrorType::NotSupported,
             field,
@@ -139,11 +154,11 @@ impl FieldError {
     /// The message without the field path: `Invalid value: 17: detail`.
     pub fn message(&self) -> String {
         let mut s = self.kind.label().to_string();
-        if self.kind.shows_value() {
-            if let Some(v) = &self.value {
-                s.push_str(": ");
-                s.push_str(&render_value(v));
-            }
+        if self.kind.shows_value()
+            && let Some(v) = &self.value
+        {
+            s.push_str(": ");
+            s.push_str(&render_value(v));
         }
         if !self.detail.is_empty() {
             s.push_str(": ");
@@ -293,7 +308,10 @@ impl StatusError {
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
         let mut e = Self::new(
             StatusReason::AlreadyExists,
-            format!("{} \"{name}\" already exists", Self::qualified(resource, group)),
+            format!(
+                "{} \"{name}\" already exists",
+                Self::qualified(resource, group)
+            ),
         );
         e.group = Some(group.to_string());
         e.kind = Some(resource.to_string());
@@ -336,7 +354,10 @@ impl StatusError {
         };
         let mut e = Self::new(
             StatusReason::Invalid,
-            format!("{} \"{name}\" is invalid: {joined}", Self::qualified(kind, group)),
+            format!(
+                "{} \"{name}\" is invalid: {joined}",
+                Self::qualified(kind, group)
+            ),
         );
         e.group = Some(group.to_string());
         e.kind = Some(kind.to_string());
@@ -407,7 +428,11 @@ mod tests {
 
     #[test]
     fn invalid_value_renders_like_kubernetes() {
-        let e = FieldError::invalid("spec.cpu.cores", 17, "the requested number of cores must be a multiple of 2");
+        let e = FieldError::invalid(
+            "spec.cpu.cores",
+            17,
+            "the requested number of cores must be a multiple of 2",
+        );
         assert_eq!(
             e.to_string(),
             "spec.cpu.cores: Invalid value: 17: the requested number of cores must be a multiple of 2"
@@ -448,7 +473,10 @@ mod tests {
     #[test]
     fn not_found_message_is_verbatim_kubectl_text() {
         let s = StatusError::not_found("virtualization.deckhouse.io", "virtualmachines", "nope");
-        assert_eq!(s.message, "virtualmachines.virtualization.deckhouse.io \"nope\" not found");
+        assert_eq!(
+            s.message,
+            "virtualmachines.virtualization.deckhouse.io \"nope\" not found"
+        );
         assert_eq!(s.code(), 404);
     }
 }
