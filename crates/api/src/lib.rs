@@ -5,6 +5,7 @@
 
 mod macros;
 
+pub mod admission;
 pub mod conditions;
 pub mod conversion;
 pub mod kinds;

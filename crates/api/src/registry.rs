@@ -17,25 +17,7 @@ use crate::kinds::{
 };
 use crate::schema::schema_for;
 
-/// A CRD `additionalPrinterColumns` entry.
-///
-/// Local stand-in for `dvp_apimachinery::table::PrinterColumn`, which does not exist yet; it
-/// carries the same information (name, type, format, description, priority, JSONPath).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PrinterColumn {
-    /// Column header as written in the CRD (kubectl upper-cases it).
-    pub name: String,
-    /// `string`, `integer`, `number`, `boolean` or `date`.
-    pub type_: String,
-    /// Optional OpenAPI format (empty when none).
-    pub format: String,
-    /// Human-readable description (empty when none).
-    pub description: String,
-    /// 0 = always shown; > 0 = only with `-o wide`.
-    pub priority: i32,
-    /// Simple JSONPath into the object, e.g. `.status.phase`.
-    pub json_path: String,
-}
+pub use dvp_apimachinery::table::PrinterColumn;
 
 /// One served kind.
 #[derive(Clone, Debug)]
@@ -168,19 +150,7 @@ fn crd_version(v: &VersionDef) -> Value {
     let columns: Vec<Value> = v
         .printer_columns
         .iter()
-        .map(|c| {
-            let mut col = json!({"name": c.name, "type": c.type_, "jsonPath": c.json_path});
-            if c.priority != 0 {
-                col["priority"] = json!(c.priority);
-            }
-            if !c.description.is_empty() {
-                col["description"] = json!(c.description);
-            }
-            if !c.format.is_empty() {
-                col["format"] = json!(c.format);
-            }
-            col
-        })
+        .map(|c| serde_json::to_value(c).expect("printer columns serialize"))
         .collect();
     let mut out = json!({
         "name": v.name,

@@ -3,6 +3,26 @@
 
 use serde_json::{Map, Value};
 
+/// Every guide manifest, by label.
+pub const ALL: &[(&str, &str)] = &[
+    ("quick-start VirtualImage", QUICKSTART_VI),
+    ("quick-start VirtualDisk", QUICKSTART_VD),
+    ("quick-start VirtualMachine", QUICKSTART_VM),
+    ("VirtualImage on PVC", VI_PVC),
+    ("VirtualImage upload", VI_UPLOAD),
+    ("VirtualImage from registry", VI_CONTAINER_IMAGE),
+    ("blank VirtualDisk", VD_BLANK),
+    ("VirtualDisk from image", VD_FROM_IMAGE),
+    ("VM with cloud-init", VM_CLOUD_INIT),
+    ("static VMIP", VMIP_STATIC),
+    ("restart vmop", VMOP_RESTART),
+    ("evict vmop", VMOP_EVICT),
+    ("VMBDA", VMBDA),
+    ("VirtualDiskSnapshot", VDS),
+    ("VirtualMachineSnapshot", VMS),
+    ("sizing-policy VirtualMachineClass", VMCLASS_SIZING),
+];
+
 pub const QUICKSTART_VI: &str = r#"
 apiVersion: virtualization.deckhouse.io/v1alpha2
 kind: VirtualImage
@@ -252,38 +272,6 @@ pub fn yaml(s: &str) -> Value {
     serde_yaml::from_str(s).expect("valid YAML")
 }
 
-/// Structural defaulting as the API server does it: fill absent properties that have a default.
-pub fn apply_schema_defaults(schema: &Value, value: &mut Value) {
-    match value {
-        Value::Object(obj) => {
-            if let Some(Value::Object(props)) = schema.get("properties") {
-                for (k, sub) in props {
-                    if !obj.contains_key(k)
-                        && let Some(d) = sub.get("default")
-                    {
-                        obj.insert(k.clone(), d.clone());
-                    }
-                    if let Some(v) = obj.get_mut(k) {
-                        apply_schema_defaults(sub, v);
-                    }
-                }
-            } else if let Some(ap) = schema.get("additionalProperties") {
-                for v in obj.values_mut() {
-                    apply_schema_defaults(ap, v);
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
-                for v in items {
-                    apply_schema_defaults(item_schema, v);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 /// The storage-version schema of a kind.
 pub fn storage_schema(kind: &str) -> Value {
     dvp_api::registry::kinds()
@@ -299,7 +287,7 @@ pub fn storage_schema(kind: &str) -> Value {
 pub fn defaulted(manifest: &str) -> Value {
     let mut v = yaml(manifest);
     let kind = v["kind"].as_str().expect("kind").to_string();
-    apply_schema_defaults(&storage_schema(&kind), &mut v);
+    dvp_apimachinery::schema::apply_defaults(&mut v, &storage_schema(&kind));
     v
 }
 
