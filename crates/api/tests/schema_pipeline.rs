@@ -129,3 +129,23 @@ fn module_config_settings_are_kept_whole() {
     assert!(pruned.is_empty());
     assert_eq!(obj["spec"]["settings"]["somethingNew"]["a"], 1);
 }
+
+#[test]
+fn vm_status_keeps_arbitrary_change_values_and_guest_info() {
+    let mut vm = yaml(QUICKSTART_VM);
+    vm["status"] = json!({
+        "phase": "Running",
+        "restartAwaitingChanges": [{"operation": "replace", "path": "cpu.cores", "currentValue": 1, "desiredValue": 2}],
+        "guestOSInfo": {"id": "fedora", "kernelRelease": "6.11.4", "somethingElse": "kept"},
+        "resources": {"cpu": {"cores": 1, "coreFraction": "10%", "requestedCores": "1", "runtimeOverhead": "0",
+                               "topology": {"sockets": 1, "coresPerSocket": 1}}}
+    });
+    let (obj, pruned, errors) = pipeline(vm);
+    assert!(pruned.is_empty(), "{pruned:?}");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        obj["status"]["restartAwaitingChanges"][0]["desiredValue"],
+        2
+    );
+    assert_eq!(obj["status"]["guestOSInfo"]["somethingElse"], "kept");
+}
