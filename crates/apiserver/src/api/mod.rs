@@ -1,0 +1,252 @@
+//! The API itself, independent of HTTP: get, list, create, update, patch, delete and watch with
+//! Kubernetes semantics (resourceVersion concurrency, generation, status subresource, finalizers,
+//! admission, dry-run, versions). The HTTP handlers are thin wrappers around [`Api`], and in-process
+//! controllers call the same methods, so nothing ever goes around these rules.
+
+mod admission;
+mod create;
+mod delete;
+mod prepare;
+mod update;
+mod watch;
+
+use std::sync::Arc;
+
+use dvp_apimachinery::StatusError;
+use dvp_apimachinery::selector::{FieldSelector, LabelSelector};
+use dvp_store::{KeyValue, Store, StoreError};
+use serde_json::Value;
+
+use crate::objects;
+use crate::resources::{Registry, Resource};
+
+pub use delete::{
+    DeleteOptions, DeleteOutcome, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Preconditions,
+    Propagation,
+};
+pub use update::PatchType;
+pub use watch::{WatchEvent, WatchEventType, WatchOptions, WatchStream};
+
+/// How unknown fields in a request body are treated (`fieldValidation` query parameter).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FieldValidation {
+    #[default]
+    Strict,
+    Warn,
+    Ignore,
+}
+
+/// Options shared by every write.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_manager: Option<String>,
+    pub field_validation: FieldValidation,
+    /// For server-side apply: take over conflicting fields.
+    pub force: bool,
+}
+
+/// The result of a write: the object as stored (in the requested version) and any warnings.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub object: Value,
+    pub warnings: Vec<String>,
+    /// True when the write created the object (HTTP 201).
+    pub created: bool,
+}
+
+/// Filters of a list or watch.
+#[derive(Clone, Debug, Default)]
+pub struct ListOptions {
+    pub label_selector: Option<LabelSelector>,
+    pub field_selector: Option<FieldSelector>,
+}
+
+impl ListOptions {
+    pub fn matches(&self, obj: &Value) -> bool {
+        if let Some(ls) = &self.label_selector
+            && !ls.matches(objects::labels(obj))
+        {
+            return false;
+        }
+        if let Some(fs) = &self.field_selector {
+            return fs.matches(&|f| objects::field_value(obj, f));
+        }
+        true
+    }
+}
+
+/// A list result: items in the requested version and the revision they reflect.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub items: Vec<Value>,
+    pub revision: u64,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    registry: Registry,
+}
+
+/// A cheap, cloneable handle on the API.
+#[derive(Clone)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+impl Api {
+    pub fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
+        Api {
+            inner: Arc::new(Inner { store, registry }),
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The resource serving `kind` (unique across served groups).
+    pub fn resource_for_kind(&self, kind: &str) -> Result<Arc<Resource>, StatusError> {
+        self.registry()
+            .by_kind(kind)
+            .cloned()
+            .ok_or_else(|| StatusError::bad_request(format!("no resource serves kind {kind:?}")))
+    }
+
+    /// Read one object in `version`.
+    pub async fn get(
+        &self,
+        res: &Resource,
+        version: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, StatusError> {
+        let kv = self.get_stored(res, namespace, name).await?;
+        self.present(res, version, decode(&kv)?)
+    }
+
+    /// Read one object as stored (storage version), with its revision.
+    pub(crate) async fn get_stored(
+        &self,
+        res: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<KeyValue, StatusError> {
+        self.store()
+            .get(&res.key(namespace, name))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| StatusError::not_found(&res.group, &res.plural, name))
+    }
+
+    /// List objects (all namespaces when `namespace` is `None`) matching the options.
+    pub async fn list(
+        &self,
+        res: &Resource,
+        version: &str,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Listed, StatusError> {
+        let (items, revision) = self.list_stored(res, namespace, opts).await?;
+        let items = items
+            .into_iter()
+            .map(|o| self.present(res, version, o))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Listed { items, revision })
+    }
+
+    /// List in the storage version.
+    pub(crate) async fn list_stored(
+        &self,
+        res: &Resource,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<(Vec<Value>, u64), StatusError> {
+        // `metadata.name=X` within one namespace (or cluster-scoped) is a single-key read.
+        if let Some(name) = opts.field_selector.as_ref().and_then(|f| f.exact_name())
+            && (namespace.is_some() || !res.namespaced)
+        {
+            let revision = self.store().current_revision();
+            let kv = self
+                .store()
+                .get(&res.key(namespace, name))
+                .await
+                .map_err(store_error)?;
+            let items = match kv {
+                Some(kv) => {
+                    let obj = decode(&kv)?;
+                    if opts.matches(&obj) {
+                        vec![obj]
+                    } else {
+                        vec![]
+                    }
+                }
+                None => vec![],
+            };
+            return Ok((items, revision));
+        }
+        let listed = self
+            .store()
+            .list(&res.namespace_prefix(namespace))
+            .await
+            .map_err(store_error)?;
+        let mut items = Vec::with_capacity(listed.items.len());
+        for kv in &listed.items {
+            let obj = decode(kv)?;
+            if opts.matches(&obj) {
+                items.push(obj);
+            }
+        }
+        Ok((items, listed.revision))
+    }
+
+    /// Convert a stored object to the version a client asked for.
+    pub(crate) fn present(
+        &self,
+        res: &Resource,
+        version: &str,
+        obj: Value,
+    ) -> Result<Value, StatusError> {
+        res.convert(obj, version).map_err(StatusError::internal)
+    }
+}
+
+/// Decode a stored object, stamping its resourceVersion from the store revision.
+pub fn decode(kv: &KeyValue) -> Result<Value, StatusError> {
+    let mut obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| StatusError::internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
+    objects::set_resource_version(&mut obj, kv.mod_revision);
+    Ok(obj)
+}
+
+/// Encode an object for storage (resourceVersion is derived from the store, not stored).
+pub(crate) fn encode(obj: &Value) -> bytes::Bytes {
+    let mut obj = obj.clone();
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    bytes::Bytes::from(serde_json::to_vec(&obj).expect("JSON values serialize"))
+}
+
+/// Map a store failure to the API error a client should see.
+pub fn store_error(e: StoreError) -> StatusError {
+    match e {
+        StoreError::Compacted { requested, oldest } => {
+            StatusError::expired(format!("too old resource version: {requested} ({oldest})"))
+        }
+        StoreError::Lagged => StatusError::expired("the watch fell behind; list again and resume"),
+        StoreError::Closed => {
+            let mut e = StatusError::new(
+                dvp_apimachinery::StatusReason::ServiceUnavailable,
+                "the store is shutting down",
+            );
+            e.retry_after_seconds = Some(1);
+            e
+        }
+        other => StatusError::internal(other.to_string()),
+    }
+}

@@ -1,0 +1,147 @@
+//! `dvpd up`: open the store, build the API, create first-start objects, start the controllers,
+//! serve HTTP, and shut down cleanly on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use dvp_apiserver::api::Api;
+use dvp_apiserver::http::{HttpState, router};
+use dvp_store::{RedbStore, RedbStoreOptions, Store};
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// Directory for the store, kubeconfig and token (default: /var/lib/dvp as root, else ~/.local/share/dvp).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address to serve the Kubernetes API on.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+}
+
+/// The bearer token clients must present; created once, kept across restarts.
+fn load_or_create_token(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("token");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let token = existing.trim().to_string();
+        if !token.is_empty() {
+            return Ok(token);
+        }
+    }
+    let token: String = {
+        use std::io::Read;
+        let mut bytes = [0u8; 24];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)?;
+    std::io::Write::write_all(&mut f, token.as_bytes())?;
+    Ok(token)
+}
+
+/// The host clients use to reach `listen` (loopback when listening on every address).
+fn client_host(listen: SocketAddr) -> String {
+    match listen.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    }
+}
+
+/// Names the serving certificate must cover.
+fn serving_names(listen: SocketAddr) -> Vec<String> {
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    let ip = listen.ip();
+    if !ip.is_unspecified() && !ip.is_loopback() {
+        names.push(ip.to_string());
+    }
+    if let Ok(host) = std::fs::read_to_string("/etc/hostname") {
+        let host = host.trim();
+        if !host.is_empty() {
+            names.push(host.to_string());
+        }
+    }
+    names
+}
+
+fn write_kubeconfig(
+    data_dir: &Path,
+    listen: SocketAddr,
+    token: &str,
+    ca_pem: &str,
+) -> anyhow::Result<PathBuf> {
+    use base64::Engine;
+    let server = format!("https://{}:{}", client_host(listen), listen.port());
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: dvp\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: admin\n  user:\n    token: {token}\ncontexts:\n- name: dvp\n  context:\n    cluster: dvp\n    user: admin\n    namespace: default\ncurrent-context: dvp\n"
+    );
+    let path = data_dir.join("kubeconfig");
+    let tmp = data_dir.join("kubeconfig.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let data_dir = args.data_dir.unwrap_or_else(crate::paths::default_data_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let token = load_or_create_token(&data_dir)?;
+    let store = RedbStore::open(&data_dir.join("store.redb"), RedbStoreOptions::default())
+        .map_err(|e| anyhow::anyhow!("cannot open the store in {}: {e}", data_dir.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let api = Api::new(store.clone(), dvp_apiserver::default_registry());
+    let state = HttpState::new(api.clone(), Some(token.clone()));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let pki = crate::pki::ensure(&data_dir, &serving_names(args.listen))?;
+    let tls = dvp_apiserver::http::tls::server_config(&pki.cert_pem, &pki.key_pem)
+        .map_err(anyhow::Error::msg)?;
+    let kubeconfig = write_kubeconfig(&data_dir, args.listen, &token, &pki.ca_pem)?;
+    let app = router(state.clone());
+    let server = tokio::spawn(dvp_apiserver::http::tls::serve(
+        listener,
+        app,
+        tls,
+        shutdown_signal(),
+    ));
+    dvp_apiserver::bootstrap::run(&api)
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
+    tokio::spawn(dvp_apiserver::gc::run(api.clone()));
+    tokio::spawn(dvp_apiserver::namespaces::run(api.clone()));
+    state.ready.store(true, Ordering::Release);
+    tracing::info!(listen = %args.listen, kubeconfig = %kubeconfig.display(), "dvpd is ready");
+    eprintln!(
+        "dvpd is ready on {}; use: d8 k --kubeconfig {} get nodes",
+        args.listen,
+        kubeconfig.display()
+    );
+    server.await??;
+    tracing::info!("dvpd stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}
