@@ -1,7 +1,8 @@
 //! Measures the embedded store: write throughput, read and list latency, watch delivery
 //! latency, and reopen time after a clean close and after `kill -9`.
 //!
-//! Run with `cargo run --release -p dvp-store --example store_bench`. Optional argument: the
+//! Run with `cargo run --release -p dvp-store --example store_bench [SECTION…] [--objects N]`
+//! where a section is `writes`, `reads`, `watch` or `reopen` (default: all), and `N` is the
 //! number of objects for the reopen measurement (default 100000).
 
 use std::io::{BufRead, BufReader};
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dvp_store::{Precondition, RedbStore, RedbStoreOptions, Store, WriteOp};
+use dvp_store::{Precondition, RedbStore, RedbStoreOptions, RepairPolicy, Store, WriteOp};
 use futures::StreamExt;
 
 const VALUE_SIZE: usize = 1500;
@@ -23,30 +24,54 @@ const HOLD_OPEN_ARG: &str = "--hold-open";
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some(HOLD_OPEN_ARG) {
-        let quick_repair = args.get(3).map(String::as_str) != Some("no-quick-repair");
-        return hold_open(Path::new(&args[2]), quick_repair);
+        return hold_open(
+            Path::new(&args[2]),
+            policy_named(&args[3]),
+            args[4] == "busy",
+        );
     }
-    let reopen_objects: usize = args
-        .get(1)
-        .map_or(100_000, |n| n.parse().expect("object count"));
+    let mut sections = Vec::new();
+    let mut reopen_objects = 100_000;
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--objects" => {
+                reopen_objects = rest
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--objects needs a number")
+            }
+            "writes" | "reads" | "watch" | "reopen" => sections.push(arg.as_str()),
+            other => panic!("unknown argument {other:?}; see the doc comment of store_bench"),
+        }
+    }
+    let run = |section: &str| sections.is_empty() || sections.contains(&section);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        for quick_repair in [true, false] {
-            println!("== write throughput (quick_repair = {quick_repair}, {VALUE_SIZE} B values)");
+        if run("writes") {
+            println!("== write throughput ({VALUE_SIZE} B values, {WRITE_PHASE:?} per figure)");
             for concurrency in [1, 16, 64] {
-                write_throughput(concurrency, quick_repair).await;
+                for policy in POLICIES {
+                    write_throughput(concurrency, policy).await;
+                }
             }
         }
-        println!("== reads");
-        get_latency().await;
-        list_latency().await;
-        println!("== watch");
-        watch_latency(100).await;
-        println!("== reopen with {reopen_objects} objects");
-        reopen_times(reopen_objects).await;
+        if run("reads") {
+            println!("== reads");
+            get_latency().await;
+            list_latency().await;
+        }
+        if run("watch") {
+            println!("== watch");
+            watch_latency(100).await;
+        }
+        if run("reopen") {
+            println!("== reopen with {reopen_objects} objects");
+            reopen_times(reopen_objects).await;
+        }
     });
 }
 
@@ -95,10 +120,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn write_throughput(concurrency: usize, quick_repair: bool) {
+async fn write_throughput(concurrency: usize, policy: &str) {
     let dir = tempfile::tempdir().unwrap();
     let options = RedbStoreOptions {
-        quick_repair,
+        repair_policy: policy_named(policy),
         ..RedbStoreOptions::default()
     };
     let store = fresh_store(dir.path(), options);
@@ -127,7 +152,7 @@ async fn write_throughput(concurrency: usize, quick_repair: bool) {
     }
     let elapsed = start.elapsed();
     println!(
-        "  concurrency {concurrency:>2}: {:>7.0} acknowledged writes/s   write latency {}",
+        "  concurrency {concurrency:>2}, {policy:<12}: {:>6.0} acknowledged writes/s   latency {}",
         latencies.len() as f64 / elapsed.as_secs_f64(),
         summary(latencies)
     );
@@ -259,15 +284,23 @@ async fn reopen_times(objects: usize) {
     let size = std::fs::metadata(&path).unwrap().len();
     println!("  database file: {:.0} MiB", size as f64 / (1 << 20) as f64);
     time_reopen("after clean close", &path, objects);
-    for (mode, label) in [
-        ("quick-repair", "after kill -9 (quick repair)"),
-        (
-            "no-quick-repair",
-            "after kill -9 (quick repair off: full repair)",
-        ),
-    ] {
-        kill_a_holder(&path, mode);
-        time_reopen(label, &path, objects);
+    for policy in POLICIES {
+        for activity in ["busy", "idle"] {
+            kill_a_holder(&path, policy, activity);
+            let label = format!("after kill -9 while {activity}, policy {policy}");
+            time_reopen(&label, &path, objects);
+        }
+    }
+}
+
+const POLICIES: [&str; 3] = ["every-commit", "when-idle", "never"];
+
+fn policy_named(name: &str) -> RepairPolicy {
+    match name {
+        "every-commit" => RepairPolicy::EveryCommit,
+        "when-idle" => RepairPolicy::default(),
+        "never" => RepairPolicy::Never,
+        other => panic!("unknown repair policy {other}"),
     }
 }
 
@@ -289,16 +322,22 @@ fn time_reopen(label: &str, path: &Path, objects: usize) {
     });
     assert_eq!(count, objects);
     println!(
-        "  reopen {label}: open {:.1} ms (then a full list of {count} in {:.0} ms)",
+        "  reopen {label:<45} open {:>7.1} ms{}  (then a full list in {:.0} ms)",
         ms(opened),
+        if store.repaired_on_open() {
+            " (full repair)"
+        } else {
+            ""
+        },
         ms(began.elapsed() - opened)
     );
 }
 
-/// Runs this binary as a child holding the store open with fresh commits, then SIGKILLs it.
-fn kill_a_holder(path: &Path, mode: &str) {
+/// Runs this binary as a child writing to the store, then SIGKILLs it: `busy` while 64 writers
+/// are at work, `idle` after a burst of writes followed by a pause.
+fn kill_a_holder(path: &Path, policy: &str, activity: &str) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([HOLD_OPEN_ARG, path.to_str().unwrap(), mode])
+        .args([HOLD_OPEN_ARG, path.to_str().unwrap(), policy, activity])
         .stdout(Stdio::piped())
         .spawn()
         .expect("starting the holder child");
@@ -314,16 +353,44 @@ fn kill_a_holder(path: &Path, mode: &str) {
     child.wait().unwrap();
 }
 
-fn hold_open(path: &Path, quick_repair: bool) {
+fn hold_open(path: &Path, repair_policy: RepairPolicy, busy: bool) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let options = RedbStoreOptions {
-            quick_repair,
+            repair_policy,
             ..RedbStoreOptions::default()
         };
         let store = Arc::new(RedbStore::open(path, options).unwrap());
-        for i in 0..100 {
-            put(&store, format!("/held/{i}"), json_value("held", VALUE_SIZE)).await;
+        let acknowledged = Arc::new(AtomicU64::new(0));
+        let writers: Vec<_> = (0..64)
+            .map(|w| {
+                let store = store.clone();
+                let acknowledged = acknowledged.clone();
+                tokio::spawn(async move {
+                    for i in 0.. {
+                        if !busy && i == 10 {
+                            break;
+                        }
+                        put(
+                            &store,
+                            format!("/held/{w}/{i}"),
+                            json_value("held", VALUE_SIZE),
+                        )
+                        .await;
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        if busy {
+            while acknowledged.load(Ordering::Relaxed) < 2000 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        } else {
+            for writer in writers {
+                writer.await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
         println!("READY");
         tokio::time::sleep(Duration::from_secs(3600)).await;

@@ -18,7 +18,7 @@ use futures::Stream;
 pub mod conformance;
 pub mod redb_store;
 
-pub use redb_store::{RedbStore, RedbStoreOptions};
+pub use redb_store::{RedbStore, RedbStoreOptions, RepairPolicy};
 
 /// The store's global revision. `0` means "nothing written yet".
 pub type Revision = u64;

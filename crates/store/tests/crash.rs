@@ -3,14 +3,20 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use bytes::Bytes;
-use dvp_store::{Precondition, RedbStore, RedbStoreOptions, Revision, Store, WriteOp};
+use dvp_store::{
+    Precondition, RedbStore, RedbStoreOptions, RepairPolicy, Revision, Store, WriteOp,
+};
 
 /// Set in the child: the database path to write to.
 const CHILD_DB_ENV: &str = "DVP_STORE_CRASH_TEST_DB";
+/// Set in the child: what to do (`write-forever`, or `pause:<policy>` to write, pause and wait).
+const CHILD_MODE_ENV: &str = "DVP_STORE_CRASH_TEST_MODE";
 const CHILD_WRITERS: usize = 16;
+const CHILD_DEADLINE: Duration = Duration::from_secs(120);
 const ACKS_BEFORE_KILL: usize = 400;
 
 struct Ack {
@@ -53,16 +59,89 @@ fn run_writer_child(path: &Path) {
     });
 }
 
-/// Runs `test_name` of this binary as a writer child on `path`, kills it with SIGKILL once it
-/// has acknowledged enough writes, and returns every acknowledgement it printed.
-fn crash_a_writer(test_name: &str, path: &Path) -> Vec<Ack> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+/// Child mode: write a few keys one at a time under `policy`, pause well past its sealing time,
+/// say READY and wait to be killed.
+fn run_pausing_child(path: &Path, policy: RepairPolicy) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let options = RedbStoreOptions {
+            repair_policy: policy,
+            ..RedbStoreOptions::default()
+        };
+        let store = RedbStore::open(path, options).unwrap();
+        for i in 0..20 {
+            let key = format!("/pause/{i}");
+            store
+                .write(WriteOp::Put {
+                    value: value_for(&key),
+                    key,
+                    precondition: Precondition::None,
+                })
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        println!("READY");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    });
+}
+
+/// If this process is a child, does the child's work and returns true.
+fn act_as_child() -> bool {
+    let Some(path) = std::env::var_os(CHILD_DB_ENV) else {
+        return false;
+    };
+    let path = Path::new(&path);
+    match std::env::var(CHILD_MODE_ENV).as_deref() {
+        Ok("pause:when-idle") => run_pausing_child(path, seal_only_policy()),
+        Ok("pause:never") => run_pausing_child(path, RepairPolicy::Never),
+        _ => run_writer_child(path),
+    }
+    true
+}
+
+/// Every commit counts as busy, so only the sealing commit records the allocator state.
+fn seal_only_policy() -> RepairPolicy {
+    RepairPolicy::WhenIdle {
+        busy_batch: 1,
+        seal_after: Duration::from_millis(50),
+    }
+}
+
+/// Starts the child; a watchdog kills it after [`CHILD_DEADLINE`] so a broken child fails the
+/// test instead of hanging it.
+fn spawn_child(test_name: &str, path: &Path, mode: &str) -> Child {
+    let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .env(CHILD_DB_ENV, path)
+        .env(CHILD_MODE_ENV, mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("starting the writer child");
+        .expect("starting the child");
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(CHILD_DEADLINE);
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    });
+    child
+}
+
+/// Runs `test_name` of this binary as a pausing child on `path` and kills it once it is idle.
+fn crash_an_idle_writer(test_name: &str, path: &Path, mode: &str) {
+    let mut child = spawn_child(test_name, path, mode);
+    let ready = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .any(|line| line.unwrap().ends_with("READY"));
+    assert!(ready, "child exited before READY");
+    child.kill().expect("killing the child");
+    child.wait().unwrap();
+}
+
+/// Runs `test_name` of this binary as a writer child on `path`, kills it with SIGKILL once it
+/// has acknowledged enough writes, and returns every acknowledgement it printed.
+fn crash_a_writer(test_name: &str, path: &Path) -> Vec<Ack> {
+    let mut child = spawn_child(test_name, path, "write-forever");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acks = Vec::new();
     while acks.len() < ACKS_BEFORE_KILL {
@@ -82,7 +161,8 @@ fn crash_a_writer(test_name: &str, path: &Path) -> Vec<Ack> {
 }
 
 fn parse_ack(line: &str) -> Option<Ack> {
-    let mut parts = line.strip_prefix("ACK ")?.split(' ');
+    // The first line also carries libtest's "test <name> ... " prefix.
+    let mut parts = line.split("ACK ").nth(1)?.split(' ');
     let key = parts.next()?.to_owned();
     let revision = parts.next()?.parse().ok()?;
     Some(Ack { key, revision })
@@ -90,8 +170,8 @@ fn parse_ack(line: &str) -> Option<Ack> {
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
-    if let Some(path) = std::env::var_os(CHILD_DB_ENV) {
-        return run_writer_child(Path::new(&path));
+    if act_as_child() {
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
@@ -113,8 +193,8 @@ fn acknowledged_writes_survive_kill_9() {
 
 #[test]
 fn reopening_after_a_crash_continues_revisions() {
-    if let Some(path) = std::env::var_os(CHILD_DB_ENV) {
-        return run_writer_child(Path::new(&path));
+    if act_as_child() {
+        return;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
@@ -146,4 +226,32 @@ fn reopening_after_a_crash_continues_revisions() {
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Runtime::new().unwrap().block_on(future)
+}
+
+#[test]
+fn a_crash_after_writes_pause_reopens_without_a_full_repair() {
+    if act_as_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let name = "a_crash_after_writes_pause_reopens_without_a_full_repair";
+    crash_an_idle_writer(name, &path, "pause:when-idle");
+    let store = RedbStore::open(&path, RedbStoreOptions::default()).unwrap();
+    assert!(!store.repaired_on_open());
+    assert_eq!(store.current_revision(), 20);
+}
+
+#[test]
+fn a_crash_without_recorded_allocator_state_reopens_with_a_full_repair() {
+    if act_as_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let name = "a_crash_without_recorded_allocator_state_reopens_with_a_full_repair";
+    crash_an_idle_writer(name, &path, "pause:never");
+    let store = RedbStore::open(&path, RedbStoreOptions::default()).unwrap();
+    assert!(store.repaired_on_open());
+    assert_eq!(store.current_revision(), 20);
 }

@@ -12,12 +12,19 @@
 //! writes before it; a write whose precondition fails takes no revision and fails alone. A
 //! storage failure fails the whole batch (nothing of it is committed) and the revision counter
 //! stays where the last commit left it.
+//!
+//! The [`RepairPolicy`] decides per batch whether the commit records redb's allocator state (two
+//! syncs) or not (one sync). When the last commit skipped it, the writer waits for the next
+//! request only up to the policy's idle time and then "seals" with an empty commit that records
+//! it, so a store at rest always reopens instantly after a crash.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redb::{Database, Durability, ReadableTable};
 use tokio::sync::{mpsc, oneshot};
 
+use super::RepairPolicy;
 use super::apply::{Applied, apply};
 use super::codec;
 use super::history::History;
@@ -38,14 +45,29 @@ pub struct Writer {
     /// The last committed revision.
     pub revision: Revision,
     pub max_batch: usize,
-    pub quick_repair: bool,
+    pub repair_policy: RepairPolicy,
+    /// The last commit did not record the allocator state.
+    pub unsealed: bool,
 }
 
 impl Writer {
     /// Serves requests until every sender is gone, then returns (dropping its database handle).
-    pub fn run(mut self, mut requests: mpsc::Receiver<Request>) {
+    ///
+    /// Runs on its own thread: the commits inside block it, which is the point.
+    pub async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
         let mut batch = Vec::with_capacity(self.max_batch);
-        while let Some(first) = requests.blocking_recv() {
+        loop {
+            let first = match self.seal_after() {
+                Some(idle) => match tokio::time::timeout(idle, requests.recv()).await {
+                    Ok(first) => first,
+                    Err(_) => {
+                        self.seal();
+                        continue;
+                    }
+                },
+                None => requests.recv().await,
+            };
+            let Some(first) = first else { break };
             batch.push(first);
             while batch.len() < self.max_batch {
                 match requests.try_recv() {
@@ -57,6 +79,43 @@ impl Writer {
         }
     }
 
+    /// How long to wait for a write before sealing, if the last commit needs sealing.
+    fn seal_after(&self) -> Option<Duration> {
+        match self.repair_policy {
+            RepairPolicy::WhenIdle { seal_after, .. } if self.unsealed => Some(seal_after),
+            _ => None,
+        }
+    }
+
+    /// Whether a commit of `batch_len` writes records the allocator state.
+    fn records_allocator_state(&self, batch_len: usize) -> bool {
+        match self.repair_policy {
+            RepairPolicy::EveryCommit => true,
+            RepairPolicy::WhenIdle { busy_batch, .. } => batch_len < busy_batch,
+            RepairPolicy::Never => false,
+        }
+    }
+
+    /// An empty commit that records the allocator state, so that a crash while idle is
+    /// followed by an instant open.
+    fn seal(&mut self) {
+        let sealed = self
+            .db
+            .begin_write()
+            .map_err(|e| backend("starting the sealing transaction", e))
+            .and_then(|mut txn| {
+                txn.set_quick_repair(true);
+                txn.commit()
+                    .map_err(|e| backend("committing the sealing transaction", e))
+            });
+        match sealed {
+            Ok(()) => self.unsealed = false,
+            Err(error) => {
+                tracing::warn!(%error, "could not record the allocator state; will retry")
+            }
+        }
+    }
+
     fn commit_batch(&mut self, batch: &mut Vec<Request>) {
         let mut replies = Vec::with_capacity(batch.len());
         let mut ops = Vec::with_capacity(batch.len());
@@ -64,8 +123,12 @@ impl Writer {
             ops.push(op);
             replies.push(reply);
         }
-        match self.write_batch(ops) {
+        let record_allocator_state = self.records_allocator_state(ops.len());
+        match self.write_batch(ops, record_allocator_state) {
             Ok((outcomes, revision)) => {
+                if revision != self.revision {
+                    self.unsealed = !record_allocator_state;
+                }
                 self.revision = revision;
                 let mut events = Vec::new();
                 let mut results = Vec::with_capacity(outcomes.len());
@@ -96,6 +159,7 @@ impl Writer {
     fn write_batch(
         &self,
         ops: Vec<WriteOp>,
+        record_allocator_state: bool,
     ) -> Result<(Vec<Result<Applied, StoreError>>, Revision), StoreError> {
         let mut txn = self
             .db
@@ -103,7 +167,7 @@ impl Writer {
             .map_err(|e| backend("starting a write transaction", e))?;
         txn.set_durability(Durability::Immediate)
             .map_err(|e| backend("requesting a durable commit", e))?;
-        txn.set_quick_repair(self.quick_repair);
+        txn.set_quick_repair(record_allocator_state);
         let mut revision = self.revision;
         let mut outcomes = Vec::with_capacity(ops.len());
         {
