@@ -29,11 +29,19 @@ fn value_for(key: &str) -> Bytes {
 }
 
 /// Child mode: write forever from several tasks, printing each acknowledged write.
-fn run_writer_child(path: &Path) {
+fn run_writer_child(path: &Path, repair_policy: RepairPolicy) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store =
-            std::sync::Arc::new(RedbStore::open(path, RedbStoreOptions::default()).unwrap());
+        let store = std::sync::Arc::new(
+            RedbStore::open(
+                path,
+                RedbStoreOptions {
+                    repair_policy,
+                    ..RedbStoreOptions::default()
+                },
+            )
+            .unwrap(),
+        );
         let tasks: Vec<_> = (0..CHILD_WRITERS)
             .map(|writer| {
                 let store = store.clone();
@@ -95,16 +103,16 @@ fn act_as_child() -> bool {
     match std::env::var(CHILD_MODE_ENV).as_deref() {
         Ok("pause:when-idle") => run_pausing_child(path, seal_only_policy()),
         Ok("pause:never") => run_pausing_child(path, RepairPolicy::Never),
-        _ => run_writer_child(path),
+        Ok("write-forever:every-commit") => run_writer_child(path, RepairPolicy::EveryCommit),
+        _ => run_writer_child(path, RepairPolicy::default()),
     }
     true
 }
 
-/// Every commit counts as busy, so only the sealing commit records the allocator state.
+/// Write commits skip the allocator state; only the sealing commit after 50 ms records it.
 fn seal_only_policy() -> RepairPolicy {
     RepairPolicy::WhenIdle {
-        busy_batch: 1,
-        seal_after: Duration::from_millis(50),
+        after: Duration::from_millis(50),
     }
 }
 
@@ -140,8 +148,8 @@ fn crash_an_idle_writer(test_name: &str, path: &Path, mode: &str) {
 
 /// Runs `test_name` of this binary as a writer child on `path`, kills it with SIGKILL once it
 /// has acknowledged enough writes, and returns every acknowledgement it printed.
-fn crash_a_writer(test_name: &str, path: &Path) -> Vec<Ack> {
-    let mut child = spawn_child(test_name, path, "write-forever");
+fn crash_a_writer(test_name: &str, path: &Path, mode: &str) -> Vec<Ack> {
+    let mut child = spawn_child(test_name, path, mode);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acks = Vec::new();
     while acks.len() < ACKS_BEFORE_KILL {
@@ -175,11 +183,15 @@ fn acknowledged_writes_survive_kill_9() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
-    let acks = crash_a_writer("acknowledged_writes_survive_kill_9", &path);
+    let acks = crash_a_writer("acknowledged_writes_survive_kill_9", &path, "write-forever");
 
     let store = RedbStore::open(&path, RedbStoreOptions::default()).expect("reopening after crash");
+    assert_all_present(&store, &acks);
+}
+
+fn assert_all_present(store: &RedbStore, acks: &[Ack]) {
     block_on(async {
-        for ack in &acks {
+        for ack in acks {
             let kv = store
                 .get(&ack.key)
                 .await
@@ -198,7 +210,11 @@ fn reopening_after_a_crash_continues_revisions() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
-    let acks = crash_a_writer("reopening_after_a_crash_continues_revisions", &path);
+    let acks = crash_a_writer(
+        "reopening_after_a_crash_continues_revisions",
+        &path,
+        "write-forever",
+    );
     let newest_ack = acks.iter().map(|a| a.revision).max().unwrap();
 
     let store = RedbStore::open(&path, RedbStoreOptions::default()).expect("reopening after crash");
@@ -254,4 +270,18 @@ fn a_crash_without_recorded_allocator_state_reopens_with_a_full_repair() {
     let store = RedbStore::open(&path, RedbStoreOptions::default()).unwrap();
     assert!(store.repaired_on_open());
     assert_eq!(store.current_revision(), 20);
+}
+
+#[test]
+fn with_every_commit_recording_a_crash_mid_writes_reopens_without_a_full_repair() {
+    if act_as_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let name = "with_every_commit_recording_a_crash_mid_writes_reopens_without_a_full_repair";
+    let acks = crash_a_writer(name, &path, "write-forever:every-commit");
+    let store = RedbStore::open(&path, RedbStoreOptions::default()).unwrap();
+    assert!(!store.repaired_on_open());
+    assert_all_present(&store, &acks);
 }

@@ -4,8 +4,8 @@
 //!   writer. `list` reads the revision from the same snapshot as the items.
 //! * Writes are queued to one writer thread that commits them in batches with
 //!   `Durability::Immediate` (module `writer`); a write is answered only after its batch is on
-//!   disk. Light commits also record redb's allocator state ("quick repair", see
-//!   [`RepairPolicy`]), so reopening after a crash does not walk the whole file.
+//!   disk. When writes pause, the writer also records redb's allocator state ("quick repair",
+//!   see [`RepairPolicy`]), so reopening after a crash does not walk the whole file.
 //! * Watch history is memory only (module `history`): a ring of the last N events. It is lost on
 //!   restart, which is why `oldest_watchable_revision()` starts at the revision found at open.
 //!   Keeping it out of the database keeps commits small and restart independent of history size;
@@ -13,9 +13,9 @@
 //!
 //! The default [`RepairPolicy`] is `WhenIdle`: recording the allocator state makes the open
 //! after a crash constant-time (about 1 ms instead of about 0.6 s for 100,000 objects of 1.5 KB)
-//! but costs a second sync per commit, which under load halves throughput when the disk is busy.
-//! So busy batches skip it and the writer records it again once writes pause
-//! (see `examples/store_bench` for the figures).
+//! but costs a second sync per commit, doubling write latency and halving throughput. So write
+//! commits skip it and the writer records it once writes pause; only a crash in the middle of
+//! write activity pays for the walk (see `examples/store_bench` for the figures).
 //!
 //! A write whose caller stops waiting (its future dropped) after it was queued still happens.
 
@@ -78,28 +78,24 @@ impl Default for RedbStoreOptions {
 ///
 /// An open after a crash either loads the allocator state recorded by the last commit (constant
 /// time) or rebuilds it by walking the whole file (about 0.6 s per 100,000 objects of 1.5 KB
-/// here). Recording it makes the commit two-phase: two syncs instead of one, which halves write
-/// throughput when syncs are slow (e.g. a busy disk).
+/// here). Recording it makes the commit two-phase: two syncs instead of one, which roughly halves
+/// write throughput and doubles write latency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RepairPolicy {
     /// Every commit records the state: the open after any crash is instant.
     EveryCommit,
-    /// Light batches (fewer than `busy_batch` writes) record the state; busy ones skip it and
-    /// commit with one sync. After `seal_after` without writes, an empty commit records it. Only
-    /// a crash during a busy stretch costs a full walk at the next open.
-    WhenIdle {
-        busy_batch: usize,
-        seal_after: Duration,
-    },
-    /// No commit records the state: every crash costs a full walk (a clean close is still fast).
+    /// Write commits skip it (one sync each); once writes pause for `after`, an empty commit
+    /// records it. The open after a crash is instant unless the crash hit while writes were
+    /// flowing, in which case it walks the file.
+    WhenIdle { after: Duration },
+    /// No commit records it: the open after any crash walks the file (a clean close is fast).
     Never,
 }
 
 impl Default for RepairPolicy {
     fn default() -> Self {
         RepairPolicy::WhenIdle {
-            busy_batch: 8,
-            seal_after: Duration::from_millis(100),
+            after: Duration::from_millis(100),
         }
     }
 }

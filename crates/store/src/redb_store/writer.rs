@@ -13,10 +13,10 @@
 //! storage failure fails the whole batch (nothing of it is committed) and the revision counter
 //! stays where the last commit left it.
 //!
-//! The [`RepairPolicy`] decides per batch whether the commit records redb's allocator state (two
-//! syncs) or not (one sync). When the last commit skipped it, the writer waits for the next
-//! request only up to the policy's idle time and then "seals" with an empty commit that records
-//! it, so a store at rest always reopens instantly after a crash.
+//! The [`RepairPolicy`] decides whether a commit records redb's allocator state (two syncs) or
+//! not (one sync). Under `WhenIdle`, write commits skip it and the writer, once it has waited the
+//! policy's idle time for the next request, "seals" with an empty commit that records it, so a
+//! store at rest always reopens instantly after a crash.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,18 +82,14 @@ impl Writer {
     /// How long to wait for a write before sealing, if the last commit needs sealing.
     fn seal_after(&self) -> Option<Duration> {
         match self.repair_policy {
-            RepairPolicy::WhenIdle { seal_after, .. } if self.unsealed => Some(seal_after),
+            RepairPolicy::WhenIdle { after } if self.unsealed => Some(after),
             _ => None,
         }
     }
 
-    /// Whether a commit of `batch_len` writes records the allocator state.
-    fn records_allocator_state(&self, batch_len: usize) -> bool {
-        match self.repair_policy {
-            RepairPolicy::EveryCommit => true,
-            RepairPolicy::WhenIdle { busy_batch, .. } => batch_len < busy_batch,
-            RepairPolicy::Never => false,
-        }
+    /// Whether write commits record the allocator state.
+    fn records_allocator_state(&self) -> bool {
+        self.repair_policy == RepairPolicy::EveryCommit
     }
 
     /// An empty commit that records the allocator state, so that a crash while idle is
@@ -123,7 +119,7 @@ impl Writer {
             ops.push(op);
             replies.push(reply);
         }
-        let record_allocator_state = self.records_allocator_state(ops.len());
+        let record_allocator_state = self.records_allocator_state();
         match self.write_batch(ops, record_allocator_state) {
             Ok((outcomes, revision)) => {
                 if revision != self.revision {
