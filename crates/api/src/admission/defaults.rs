@@ -38,6 +38,9 @@ pub fn default_vmclass_host() -> Value {
 }
 
 /// `ModuleConfig/virtualization` with one VM subnet and a 50G DVCR volume collected daily at 02:00.
+/// The `virtualization` ModuleConfig of a first start. Its CIDRs cover the guide's examples: VMs
+/// get addresses from `10.66.10.0/24` (as in the quick start) and the static-IP recipe asks for
+/// `10.66.20.77`.
 pub fn default_module_config() -> Value {
     json!({
         "apiVersion": "deckhouse.io/v1alpha1",
@@ -47,7 +50,7 @@ pub fn default_module_config() -> Value {
             "enabled": true,
             "version": 1,
             "settings": {
-                "virtualMachineCIDRs": ["10.66.10.0/24"],
+                "virtualMachineCIDRs": ["10.66.10.0/24", "10.66.20.0/24"],
                 "dvcr": {
                     "storage": {"type": "PersistentVolumeClaim", "persistentVolumeClaim": {"size": "50G"}},
                     "gc": {"schedule": "0 2 * * *"}
@@ -81,7 +84,7 @@ mod tests {
     fn module_config_settings_decode() {
         let mc: ModuleConfig = serde_json::from_value(default_module_config()).unwrap();
         let s: VirtualizationSettings = serde_json::from_value(mc.spec.settings.unwrap()).unwrap();
-        assert_eq!(s.virtual_machine_cidrs, vec!["10.66.10.0/24"]);
+        assert_eq!(s.virtual_machine_cidrs, vec!["10.66.10.0/24", "10.66.20.0/24"]);
         assert_eq!(
             s.dvcr
                 .unwrap()
