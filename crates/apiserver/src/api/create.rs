@@ -8,7 +8,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::prepare::{self, check_type, invalid, validate_name};
-use super::{Api, WriteOptions, Written, decode, encode, store_error};
+use super::{Api, WriteOptions, Written, decode, encode, services, store_error};
 use crate::objects;
 use crate::resources::{Model, Resource};
 
@@ -118,6 +118,19 @@ impl Api {
                 false,
             );
         }
+        // Held until the write is acknowledged, so allocations cannot collide.
+        let _allocation = if res.kind == "Service" && res.group.is_empty() {
+            let guard = self.inner.service_allocation.lock().await;
+            let (services, _) = self.list_stored(res, None, &Default::default()).await?;
+            let taken = services::Allocated::from_services(services.iter(), None);
+            let errors = services::allocate(&mut obj, &taken);
+            if !errors.is_empty() {
+                return Err(invalid(res, &obj, errors));
+            }
+            Some(guard)
+        } else {
+            None
+        };
         if opts.dry_run {
             let object = self.present(res, version, obj)?;
             return Ok(Written {

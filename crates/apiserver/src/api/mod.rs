@@ -7,6 +7,7 @@ mod admission;
 mod create;
 mod delete;
 mod prepare;
+mod services;
 mod update;
 mod watch;
 
@@ -86,6 +87,8 @@ pub struct Listed {
 struct Inner {
     store: Arc<dyn Store>,
     registry: Registry,
+    /// Serializes Service creates so two never take the same cluster IP or node port.
+    service_allocation: tokio::sync::Mutex<()>,
 }
 
 /// A cheap, cloneable handle on the API.
@@ -97,7 +100,11 @@ pub struct Api {
 impl Api {
     pub fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
         Api {
-            inner: Arc::new(Inner { store, registry }),
+            inner: Arc::new(Inner {
+                store,
+                registry,
+                service_allocation: tokio::sync::Mutex::new(()),
+            }),
         }
     }
 

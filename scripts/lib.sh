@@ -1,0 +1,43 @@
+# Shared helpers for the project's scripts (sourced).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi; }
+
+# apt_install PKG... — install Debian packages that are missing (one apt-get update per run).
+APT_UPDATED=
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get: install them by hand"
+  if [ -z "$APT_UPDATED" ]; then log "apt-get update"; as_root apt-get update -qq || true; APT_UPDATED=1; fi
+  log "installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# The Rust toolchain: the machine's, or rustup's when the machine can reach it.
+ensure_rust() {
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  if command -v cargo >/dev/null; then return 0; fi
+  log "no cargo found: installing Rust with rustup"
+  apt_install curl ca-certificates
+  curl -fsSL https://sh.rustup.rs | sh -s -- -y --profile minimal || die "cannot install Rust; install a recent stable toolchain (rustup) and retry"
+  export PATH="$HOME/.cargo/bin:$PATH"
+}
+
+# kubectl: the machine's (e.g. a dispatcher), else Debian's kubernetes-client.
+ensure_kubectl() {
+  command -v kubectl >/dev/null && return 0
+  apt_install kubernetes-client
+}
+
+# What building and running the platform needs.
+ensure_base() {
+  apt_install ca-certificates build-essential pkg-config python3 curl
+  ensure_rust
+  ensure_kubectl
+}
+
+default_data_dir() { if [ "$(id -u)" -eq 0 ]; then echo /var/lib/dvp; else echo "$HOME/.local/share/dvp"; fi; }

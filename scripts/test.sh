@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what the tests need and run them all: unit and in-process tests, end-to-end tests with
+# the real kubectl, then the acceptance checks of the resolved issues (when ../shared is present).
+#   scripts/test.sh [--quick]   (--quick: skip the acceptance checks)
+source "$(dirname "$0")/lib.sh"
+QUICK=${1:-}
+ensure_base
+cd "$ROOT"
+start=$(date +%s)
+log "building (release)"
+cargo build --release --workspace --all-targets -q
+log "tests (log: target/test.log)"
+set +e
+cargo test --release --workspace >target/test.log 2>&1; rc=$?
+set -e
+grep -E '^test result|FAILED|panicked' target/test.log | grep -v 'ok. 0 passed' || true
+[ "$rc" -eq 0 ] || die "tests failed; see target/test.log"
+if [ "$QUICK" != "--quick" ] && [ -d "$ROOT/../shared/checks" ]; then
+  for check in foundation; do
+    log "acceptance check: $check"
+    timeout 900 bash "$ROOT/../shared/checks/$check.sh" || die "acceptance check $check failed"
+  done
+fi
+log "all tests passed in $(( $(date +%s) - start ))s"
