@@ -15,6 +15,7 @@ pub mod api;
 pub mod bootstrap;
 pub mod core_kinds;
 pub mod events;
+pub mod fuzzing;
 pub mod gc;
 pub mod http;
 pub mod namespaces;

@@ -6,7 +6,7 @@
 mod admission;
 mod create;
 mod delete;
-mod prepare;
+pub(crate) mod prepare;
 mod services;
 mod update;
 mod watch;

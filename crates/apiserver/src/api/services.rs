@@ -21,13 +21,19 @@ pub struct Allocated {
 
 impl Allocated {
     /// Collect from existing Services, skipping `except` (the Service being updated).
-    pub fn from_services<'a>(services: impl Iterator<Item = &'a Value>, except_uid: Option<&str>) -> Allocated {
+    pub fn from_services<'a>(
+        services: impl Iterator<Item = &'a Value>,
+        except_uid: Option<&str>,
+    ) -> Allocated {
         let mut a = Allocated::default();
         for svc in services {
             if except_uid.is_some_and(|u| crate::objects::uid(svc) == u) {
                 continue;
             }
-            if let Some(ip) = svc["spec"]["clusterIP"].as_str().filter(|ip| !ip.is_empty() && *ip != "None") {
+            if let Some(ip) = svc["spec"]["clusterIP"]
+                .as_str()
+                .filter(|ip| !ip.is_empty() && *ip != "None")
+            {
                 a.cluster_ips.insert(ip.to_string());
             }
             for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
@@ -43,8 +49,14 @@ impl Allocated {
 /// Fill in `spec.clusterIP`(s) and node ports of a new Service; reject taken ones.
 pub fn allocate(svc: &mut Value, taken: &Allocated) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) else { return errors };
-    let kind = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) else {
+        return errors;
+    };
+    let kind = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_string();
     if kind != "ExternalName" {
         match spec.get("clusterIP").and_then(Value::as_str).unwrap_or("") {
             "" => {
@@ -52,14 +64,22 @@ pub fn allocate(svc: &mut Value, taken: &Allocated) -> Vec<FieldError> {
                     spec.insert("clusterIP".into(), json!(ip));
                     spec.insert("clusterIPs".into(), json!([ip]));
                 } else {
-                    errors.push(FieldError::invalid("spec.clusterIP", "", "the service IP range is exhausted"));
+                    errors.push(FieldError::invalid(
+                        "spec.clusterIP",
+                        "",
+                        "the service IP range is exhausted",
+                    ));
                 }
             }
             "None" => {
                 spec.insert("clusterIPs".into(), json!(["None"]));
             }
             ip if taken.cluster_ips.contains(ip) => {
-                errors.push(FieldError::invalid("spec.clusterIP", ip, "provided IP is already allocated"));
+                errors.push(FieldError::invalid(
+                    "spec.clusterIP",
+                    ip,
+                    "provided IP is already allocated",
+                ));
             }
             ip => {
                 spec.insert("clusterIPs".into(), json!([ip]));
@@ -97,7 +117,15 @@ pub fn allocate(svc: &mut Value, taken: &Allocated) -> Vec<FieldError> {
 
 fn first_free_ip(taken: &Allocated) -> Option<String> {
     (1u32..65534)
-        .map(|n| Ipv4Addr::new(SERVICE_NET[0], SERVICE_NET[1], (n >> 8) as u8, (n & 0xff) as u8).to_string())
+        .map(|n| {
+            Ipv4Addr::new(
+                SERVICE_NET[0],
+                SERVICE_NET[1],
+                (n >> 8) as u8,
+                (n & 0xff) as u8,
+            )
+            .to_string()
+        })
         .find(|ip| !taken.cluster_ips.contains(ip))
 }
 
@@ -123,11 +151,13 @@ mod tests {
 
     #[test]
     fn node_port_is_kept_when_free_and_refused_when_taken() {
-        let mut svc = json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 31880}]}});
+        let mut svc =
+            json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 31880}]}});
         assert!(allocate(&mut svc, &Allocated::default()).is_empty());
         let mut taken = Allocated::default();
         taken.node_ports.insert(31880);
-        let mut again = json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 31880}]}});
+        let mut again =
+            json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 31880}]}});
         let errs = allocate(&mut again, &taken);
         assert_eq!(errs[0].field, "spec.ports[0].nodePort");
     }

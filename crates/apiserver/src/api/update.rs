@@ -379,7 +379,9 @@ fn merge_with_current(
 /// A Service's cluster IP is immutable; an update that leaves it empty keeps the allocated one.
 fn keep_service_addresses(current: &Value, merged: &mut Value) {
     for key in ["clusterIP", "clusterIPs"] {
-        let empty = merged["spec"].get(key).is_none_or(|v| v.is_null() || v == "" || v == &json!([]));
+        let empty = merged["spec"]
+            .get(key)
+            .is_none_or(|v| v.is_null() || v == "" || v == &json!([]));
         if empty && let Some(old) = current["spec"].get(key) {
             merged["spec"][key] = old.clone();
         }
