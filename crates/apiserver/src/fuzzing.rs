@@ -115,7 +115,7 @@ mod tests {
                 .iter()
                 .position(|r| r.kind == seed_kind)
                 .unwrap() as u8;
-            let kind = if rng.next() % 4 == 0 {
+            let kind = if rng.next().is_multiple_of(4) {
                 rng.next() as u8
             } else {
                 own

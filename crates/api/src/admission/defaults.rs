@@ -84,7 +84,10 @@ mod tests {
     fn module_config_settings_decode() {
         let mc: ModuleConfig = serde_json::from_value(default_module_config()).unwrap();
         let s: VirtualizationSettings = serde_json::from_value(mc.spec.settings.unwrap()).unwrap();
-        assert_eq!(s.virtual_machine_cidrs, vec!["10.66.10.0/24", "10.66.20.0/24"]);
+        assert_eq!(
+            s.virtual_machine_cidrs,
+            vec!["10.66.10.0/24", "10.66.20.0/24"]
+        );
         assert_eq!(
             s.dvcr
                 .unwrap()
