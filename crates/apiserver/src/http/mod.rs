@@ -3,6 +3,8 @@
 mod discovery;
 mod negotiate;
 mod openapi;
+mod openapi_v2;
+mod proto;
 mod query;
 pub mod request_info;
 mod resource;
@@ -37,6 +39,7 @@ pub struct HttpState {
     /// Set once start-up (bootstrap objects, controllers) is complete.
     pub ready: AtomicBool,
     openapi: OnceLock<OpenApi>,
+    openapi_v2: OnceLock<openapi_v2::OpenApiV2>,
 }
 
 impl HttpState {
@@ -46,12 +49,18 @@ impl HttpState {
             token,
             ready: AtomicBool::new(false),
             openapi: OnceLock::new(),
+            openapi_v2: OnceLock::new(),
         })
     }
 
     fn openapi(&self) -> &OpenApi {
         self.openapi
             .get_or_init(|| OpenApi::build(self.api.registry()))
+    }
+
+    fn openapi_v2(&self) -> &openapi_v2::OpenApiV2 {
+        self.openapi_v2
+            .get_or_init(|| openapi_v2::OpenApiV2::build(self.api.registry()))
     }
 }
 
@@ -122,6 +131,9 @@ async fn dispatch(State(state): State<Arc<HttpState>>, req: Request) -> Response
             StatusReason::Unauthorized,
             "Unauthorized",
         ));
+    }
+    if path == "/openapi/v2" || path == "/openapi/v2/" {
+        return state.openapi_v2().response(req.headers());
     }
     if let Some(rest) = path.strip_prefix("/openapi/v3") {
         return if rest.is_empty() || rest == "/" {

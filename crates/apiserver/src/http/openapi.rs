@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::core_kinds;
 use crate::resources::{Model, Registry, Resource};
 
-const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+pub(super) const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
 /// The prebuilt OpenAPI v3 documents.
 pub struct OpenApi {
@@ -58,7 +58,7 @@ impl OpenApi {
     }
 }
 
-fn schema_name(r: &Resource, version: &str) -> String {
+pub(super) fn schema_name(r: &Resource, version: &str) -> String {
     match r.model {
         Model::Core(_) => {
             let group = match r.group.as_str() {
@@ -74,7 +74,7 @@ fn schema_name(r: &Resource, version: &str) -> String {
     }
 }
 
-fn gvk(r: &Resource, version: &str) -> Value {
+pub(super) fn gvk(r: &Resource, version: &str) -> Value {
     json!({"group": r.group, "version": version, "kind": r.kind})
 }
 
@@ -268,7 +268,7 @@ fn resource_paths(r: &Resource, version: &str, paths: &mut Map<String, Value>) {
 }
 
 /// The component schema of one kind: its object schema with `metadata` pointing at ObjectMeta.
-fn component_schema(r: &Resource, version: &str) -> Value {
+pub(super) fn component_schema(r: &Resource, version: &str) -> Value {
     let mut schema = match r.model {
         Model::Core(kind) => core_kinds::schema(kind),
         Model::Custom => r

@@ -11,41 +11,66 @@
 //! otherwise reject values the server accepts), as the real API server does when it publishes CRD
 //! schemas in v2. PATCH operations never list strategic merge patch: kubectl 1.27+ consults that
 //! list during client-side apply, and must keep sending merge patches to custom kinds and building
-//! strategic patches for core kinds from its compiled-in types.
+//! strategic patches for core kinds from its compiled-in types. kubectl 1.20 instead builds a core
+//! kind's strategic patch from its v2 definition, so those carry the list merge keys
+//! ([`patch_meta`]).
+
+mod patch_meta;
 
 use std::collections::BTreeMap;
 
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::HeaderMap;
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::openapi::{OBJECT_META, component_schema, gvk, schema_name};
 use super::proto::gnostic;
 use crate::core_kinds;
-use crate::resources::{Registry, Resource};
+use crate::resources::{Model, Registry, Resource};
 
-/// The media type kubectl asks for (client-go spells it with `@`, newer versions with `.`).
-pub const PROTOBUF_MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// The content type of the protobuf answer. kubectl asks for
+/// `application/com.github.proto-openapi.spec.v2@v1.0+protobuf` (newer clients with `.` for `@`);
+/// the answer uses the dotted spelling, because Go's media type parser, which client-go runs on
+/// every response, rejects the `@`.
+pub const PROTOBUF_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
-/// Both encodings of the document, prebuilt.
+/// Both encodings of the document, prebuilt (cheap to clone into responses).
 pub struct OpenApiV2 {
-    json: Vec<u8>,
-    protobuf: Vec<u8>,
+    json: Bytes,
+    protobuf: Bytes,
 }
 
 impl OpenApiV2 {
     pub fn build(reg: &Registry) -> OpenApiV2 {
         let doc = document(reg);
         OpenApiV2 {
-            json: serde_json::to_vec(&doc).expect("JSON serializes"),
-            protobuf: gnostic::encode_document(&doc),
+            json: serde_json::to_vec(&doc).expect("JSON serializes").into(),
+            protobuf: gnostic::encode_document(&doc).into(),
         }
     }
 
-    pub fn json(&self) -> &[u8] {
-        &self.json
-    }
-
-    pub fn protobuf(&self) -> &[u8] {
-        &self.protobuf
+    /// The document in the encoding the request's `Accept` header asks for.
+    pub fn response(&self, headers: &HeaderMap) -> Response {
+        let accept = headers
+            .get_all(ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        let (content_type, bytes) = if wants_protobuf(&accept) {
+            (PROTOBUF_CONTENT_TYPE, self.protobuf.clone())
+        } else {
+            ("application/json", self.json.clone())
+        };
+        let mut resp = Response::new(Body::from(bytes));
+        let headers = resp.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+        resp
     }
 }
 
@@ -53,7 +78,8 @@ impl OpenApiV2 {
 pub fn wants_protobuf(accept: &str) -> bool {
     accept.split(',').any(|range| {
         let media = range.split(';').next().unwrap_or_default().trim();
-        media.starts_with("application/com.github.proto-openapi.spec.v2") && media.ends_with("+protobuf")
+        media.starts_with("application/com.github.proto-openapi.spec.v2")
+            && media.ends_with("+protobuf")
     })
 }
 
@@ -67,10 +93,9 @@ pub fn document(reg: &Registry) -> Value {
             definitions.insert(schema_name(r, &v.name), definition(r, &v.name));
         }
     }
-    definitions.insert(
-        OBJECT_META.to_string(),
-        to_v2(&core_kinds::object_meta_schema()),
-    );
+    let mut object_meta = to_v2(&core_kinds::object_meta_schema());
+    patch_meta::annotate("ObjectMeta", &mut object_meta);
+    definitions.insert(OBJECT_META.to_string(), object_meta);
     json!({
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": "v1.32.0"},
@@ -79,9 +104,13 @@ pub fn document(reg: &Registry) -> Value {
     })
 }
 
-/// The definition of one kind: its v3 component schema in v2 form, `metadata` a plain `$ref`.
+/// The definition of one kind: its v3 component schema in v2 form, `metadata` a plain `$ref`,
+/// core kinds with their strategic-merge list metadata.
 fn definition(r: &Resource, version: &str) -> Value {
     let mut schema = to_v2(&component_schema(r, version));
+    if let Model::Core(_) = r.model {
+        patch_meta::annotate(&r.kind, &mut schema);
+    }
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
         props.insert(
             "metadata".into(),
@@ -140,7 +169,10 @@ pub fn to_v2(v3: &Value) -> Value {
                     Value::Array(items) => items.first(),
                     other => Some(other),
                 };
-                out.insert("items".into(), first.map(to_v2).unwrap_or_else(|| json!({})));
+                out.insert(
+                    "items".into(),
+                    first.map(to_v2).unwrap_or_else(|| json!({})),
+                );
             }
             "additionalProperties" if !untyped => {
                 let converted = match value {
@@ -244,11 +276,27 @@ fn list_params() -> Vec<Value> {
     vec![
         query("labelSelector", "string", "Select objects by their labels."),
         query("fieldSelector", "string", "Select objects by their fields."),
-        query("limit", "integer", "The maximum number of objects to return."),
-        query("continue", "string", "The continue token of a previous list call."),
-        query("resourceVersion", "string", "Which version of the collection to serve."),
+        query(
+            "limit",
+            "integer",
+            "The maximum number of objects to return.",
+        ),
+        query(
+            "continue",
+            "string",
+            "The continue token of a previous list call.",
+        ),
+        query(
+            "resourceVersion",
+            "string",
+            "Which version of the collection to serve.",
+        ),
         query("watch", "boolean", "Watch for changes instead of listing."),
-        query("timeoutSeconds", "integer", "Close the watch after this many seconds."),
+        query(
+            "timeoutSeconds",
+            "integer",
+            "Close the watch after this many seconds.",
+        ),
     ]
 }
 
@@ -268,11 +316,7 @@ fn operation(op: Op<'_>) -> Value {
     if op.returns_object {
         ok["schema"] = reference;
     }
-    let scope = if op.r.namespaced {
-        "Namespaced"
-    } else {
-        ""
-    };
+    let scope = if op.r.namespaced { "Namespaced" } else { "" };
     json!({
         "operationId": format!("{}{}{scope}{}", op.verb, group_version_id(op.r, op.version), op.r.kind),
         "consumes": op.consumes,
@@ -425,7 +469,11 @@ mod tests {
         for item in doc()["paths"].as_object().unwrap().values() {
             if let Some(patch) = item.get("patch") {
                 let consumes = patch["consumes"].as_array().unwrap();
-                assert!(!consumes.iter().any(|c| c == "application/strategic-merge-patch+json"));
+                assert!(
+                    !consumes
+                        .iter()
+                        .any(|c| c == "application/strategic-merge-patch+json")
+                );
                 assert!(patch["x-kubernetes-group-version-kind"].is_object());
             }
         }
@@ -433,8 +481,7 @@ mod tests {
 
     #[test]
     fn vm_patch_operation_has_dry_run_and_field_validation() {
-        let patch = &doc()["paths"]
-            ["/apis/virtualization.deckhouse.io/v1alpha2/namespaces/{namespace}/virtualmachines/{name}"]
+        let patch = &doc()["paths"]["/apis/virtualization.deckhouse.io/v1alpha2/namespaces/{namespace}/virtualmachines/{name}"]
             ["patch"];
         let names: Vec<&str> = patch["parameters"]
             .as_array()
@@ -443,7 +490,10 @@ mod tests {
             .filter_map(|p| p["name"].as_str())
             .collect();
         assert!(names.contains(&"dryRun") && names.contains(&"fieldValidation"));
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "VirtualMachine");
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "VirtualMachine"
+        );
     }
 
     #[test]
@@ -454,28 +504,37 @@ mod tests {
 
     #[test]
     fn int_or_string_loses_its_type_and_any_of() {
-        let v2 = to_v2(&json!({"x-kubernetes-int-or-string": true, "type": "string",
-                               "anyOf": [{"type": "integer"}, {"type": "string"}]}));
+        let v2 = to_v2(
+            &json!({"x-kubernetes-int-or-string": true, "type": "string",
+                               "anyOf": [{"type": "integer"}, {"type": "string"}]}),
+        );
         assert_eq!(v2, json!({"x-kubernetes-int-or-string": true}));
     }
 
     #[test]
     fn nullable_objects_become_untyped() {
-        let v2 = to_v2(&json!({"type": "object", "nullable": true, "description": "d",
-                               "properties": {"a": {"type": "string"}}, "required": ["a"]}));
+        let v2 = to_v2(
+            &json!({"type": "object", "nullable": true, "description": "d",
+                               "properties": {"a": {"type": "string"}}, "required": ["a"]}),
+        );
         assert_eq!(v2, json!({"description": "d"}));
     }
 
     #[test]
     fn preserve_unknown_fields_keeps_the_marker_only() {
-        let v2 = to_v2(&json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
-                               "properties": {"a": {"type": "string"}}}));
+        let v2 = to_v2(
+            &json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                               "properties": {"a": {"type": "string"}}}),
+        );
         assert_eq!(v2, json!({"x-kubernetes-preserve-unknown-fields": true}));
     }
 
     #[test]
     fn type_lists_keep_the_first_non_null_type() {
-        assert_eq!(to_v2(&json!({"type": ["null", "integer"]})), json!({"type": "integer"}));
+        assert_eq!(
+            to_v2(&json!({"type": ["null", "integer"]})),
+            json!({"type": "integer"})
+        );
     }
 
     #[test]
@@ -496,10 +555,10 @@ mod tests {
 
     #[test]
     fn protobuf_accept_is_recognised_in_both_spellings() {
-        assert!(wants_protobuf(PROTOBUF_MEDIA_TYPE));
         assert!(wants_protobuf(
-            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
         ));
+        assert!(wants_protobuf(PROTOBUF_CONTENT_TYPE));
         assert!(!wants_protobuf("application/json"));
         assert!(!wants_protobuf(""));
     }

@@ -53,7 +53,8 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, StatusError> {
         BodyFormat::Patch(_) => serde_json::from_slice(body).map_err(|e| {
             StatusError::bad_request(format!("couldn't decode the patch as JSON: {e}"))
         }),
-        BodyFormat::Protobuf | BodyFormat::Unknown => Err(StatusError::new(
+        BodyFormat::Protobuf => super::proto::decode_request_body(body),
+        BodyFormat::Unknown => Err(StatusError::new(
             StatusReason::UnsupportedMediaType,
             "the body of the request was in an unknown format - accepted media types include: \
              application/json, application/yaml",

@@ -374,10 +374,7 @@ fn push(out: &mut Map<String, Value>, key: &str, item: Value) {
     }
 }
 
-fn map_entry<'a>(
-    m: &'static Message,
-    bytes: &'a [u8],
-) -> Result<(String, &'a [u8]), BodyError> {
+fn map_entry<'a>(m: &'static Message, bytes: &'a [u8]) -> Result<(String, &'a [u8]), BodyError> {
     let err = wire(m.name);
     let (mut key, mut value) = (String::new(), &[][..]);
     let mut r = Reader::new(bytes);
@@ -439,7 +436,10 @@ fn read_field(
             }
         }
         Field::IntKept(key) => {
-            out.insert(key.into(), Value::from(v.as_varint(n).map_err(&err)? as i64));
+            out.insert(
+                key.into(),
+                Value::from(v.as_varint(n).map_err(&err)? as i64),
+            );
         }
         Field::Strings(key) => push(out, key, Value::String(v.as_str(n).map_err(&err)?.into())),
         Field::StringMap(key) => {
@@ -466,7 +466,10 @@ fn read_field(
             }
         },
         Field::IntOrString(key) => {
-            out.insert(key.into(), read_int_or_string(v.as_bytes(n).map_err(&err)?)?);
+            out.insert(
+                key.into(),
+                read_int_or_string(v.as_bytes(n).map_err(&err)?)?,
+            );
         }
         Field::FieldsV1(key) => {
             let raw = read_fields_v1(v.as_bytes(n).map_err(&err)?)?;
@@ -596,7 +599,10 @@ mod tests {
         entry(&mut s, 2, "userData", &[0, 255, b'\n']);
         s.string(3, "provisioning.virtualization.deckhouse.io/cloud-init");
         let got = decode(&framed("v1", "Secret", s.into_bytes())).unwrap();
-        assert_eq!(got["type"], "provisioning.virtualization.deckhouse.io/cloud-init");
+        assert_eq!(
+            got["type"],
+            "provisioning.virtualization.deckhouse.io/cloud-init"
+        );
         assert_eq!(got["data"]["userData"], "AP8K");
         assert_eq!(got["metadata"]["namespace"], "default");
     }
@@ -839,7 +845,7 @@ mod tests {
                 let at = 4 + (xorshift(&mut state) as usize) % (body.len() - 4);
                 body[at] = xorshift(&mut state) as u8;
             }
-            if xorshift(&mut state) % 3 == 0 {
+            if xorshift(&mut state).is_multiple_of(3) {
                 let cut = 4 + (xorshift(&mut state) as usize) % (body.len() - 4);
                 body.truncate(cut);
             }

@@ -24,8 +24,6 @@ pub enum WireError {
     },
     #[error("protobuf field {0} is not valid UTF-8 text")]
     NotUtf8(u32),
-    #[error("protobuf messages are nested deeper than {0} levels")]
-    TooDeep(usize),
 }
 
 const WIRE_VARINT: u8 = 0;
@@ -46,10 +44,6 @@ impl Writer {
 
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
     }
 
     fn varint(&mut self, mut v: u64) {
@@ -248,7 +242,10 @@ mod tests {
         w.int(1, -1);
         let bytes = w.into_bytes();
         assert_eq!(bytes.len(), 11);
-        assert_eq!(fields(&bytes).unwrap(), vec![(1, WireValue::Varint(u64::MAX))]);
+        assert_eq!(
+            fields(&bytes).unwrap(),
+            vec![(1, WireValue::Varint(u64::MAX))]
+        );
     }
 
     #[test]
@@ -313,7 +310,12 @@ mod tests {
 
     #[test]
     fn overlong_varint_is_an_error() {
-        assert_eq!(fields(&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), Err(WireError::VarintTooLong));
+        assert_eq!(
+            fields(&[
+                0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+            ]),
+            Err(WireError::VarintTooLong)
+        );
     }
 
     #[test]
