@@ -621,3 +621,92 @@ fn overlapping_sizing_policies_are_rejected() {
         "spec.sizingPolicies",
     );
 }
+
+const DEFAULT_CLASS: &str = "virtualmachineclass.virtualization.deckhouse.io/is-default-class=true";
+
+fn classless_vm(name: &str) -> String {
+    let m = quick_start_vm_named(name);
+    assert!(m.contains("  virtualMachineClassName: generic\n"));
+    m.replace("  virtualMachineClassName: generic\n", "")
+}
+
+#[test]
+fn a_vm_without_a_class_and_no_default_class_is_rejected() {
+    let p = Platform::start();
+    rejected(
+        &p,
+        &classless_vm("orphan"),
+        "VirtualMachine",
+        "orphan",
+        "spec.virtualMachineClassName",
+    );
+}
+
+#[test]
+fn a_vm_without_a_class_gets_the_default_class_without_warnings() {
+    let p = Platform::start();
+    p.kubectl(&["annotate", "vmclass", "generic", DEFAULT_CLASS])
+        .expect_ok();
+    let r = p.apply(&classless_vm("defaulted")).expect_ok();
+    assert_eq!(
+        p.jsonpath("vm", "defaulted", "{.spec.virtualMachineClassName}"),
+        "generic"
+    );
+    assert!(
+        !r.stderr.contains("Warning"),
+        "the defaulted class exists, so admission must not warn that it is missing: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_default_class_sizing_policy_applies_to_vms_without_a_class() {
+    let p = Platform::start();
+    p.kubectl(&["annotate", "vmclass", "generic", DEFAULT_CLASS])
+        .expect_ok();
+    let before = p.revision();
+    let m = classless_vm("defaulted").replace("cores: 1\n", "cores: 2\n    coreFraction: 30%\n");
+    let r = p.apply(&m);
+    assert!(
+        !r.ok(),
+        "the class defaulted to `generic`, whose 1-4 core policy allows only 5/10/20/50/100%, so 30% must be \
+         rejected exactly as with an explicit class; got: {} {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("30%") && r.stderr.contains("generic"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(p.revision(), before);
+}
+
+#[test]
+fn only_one_class_may_be_the_default() {
+    let p = Platform::start();
+    p.kubectl(&["annotate", "vmclass", "generic", DEFAULT_CLASS])
+        .expect_ok();
+    let before = p.revision();
+    let r = p
+        .kubectl(&["annotate", "vmclass", "host", DEFAULT_CLASS])
+        .expect_err();
+    assert!(
+        r.stderr
+            .contains("multiple default virtual machine classes are prohibited"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(p.revision(), before);
+    let out = p.kubectl(&["get", "vmclass"]).expect_ok().stdout;
+    assert_eq!(
+        cell(&out, "generic", "ISDEFAULT").as_deref(),
+        Some("true"),
+        "{out}"
+    );
+    assert_eq!(
+        cell(&out, "host", "ISDEFAULT").as_deref(),
+        Some(""),
+        "{out}"
+    );
+}

@@ -617,3 +617,15 @@ fn patching_a_missing_object_is_404() {
     );
     assert_eq!(p.revision(), before);
 }
+
+#[test]
+fn an_invalid_label_selector_is_400() {
+    let p = Platform::start();
+    let r = p.kubectl(&["get", "vm", "-l", "app in nginx"]).expect_err();
+    assert!(
+        r.stderr.contains("Error from server (BadRequest)")
+            && r.stderr.contains("unable to parse requirement"),
+        "{}",
+        r.stderr
+    );
+}

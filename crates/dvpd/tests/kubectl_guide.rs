@@ -1202,3 +1202,47 @@ fn explain_vmclass_uses_the_preferred_version() {
         "{out}"
     );
 }
+
+#[test]
+fn get_vmipl_renders_the_address_reference_as_json_like_the_guide() {
+    let p = Platform::start();
+    let lease = "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachineIPAddressLease\nmetadata:\n  name: ip-10-66-10-14\nspec:\n  virtualMachineIPAddressRef:\n    name: linux-vm-7prpx\n    namespace: default\n";
+    p.apply(lease).expect_ok();
+    let out = p.kubectl(&["get", "vmipl"]).expect_ok().stdout;
+    assert_eq!(
+        header_line(&out),
+        "NAME VIRTUALMACHINEIPADDRESS STATUS AGE",
+        "{out}"
+    );
+    assert_eq!(
+        cell(&out, "ip-10-66-10-14", "VIRTUALMACHINEIPADDRESS").as_deref(),
+        Some(r#"{"name":"linux-vm-7prpx","namespace":"default"}"#),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_long_generate_name_is_cut_so_the_name_stays_within_63_characters() {
+    let p = Platform::start();
+    let base = "g".repeat(70);
+    let m =
+        quick_start_vm_named("x").replacen("  name: x\n", &format!("  generateName: {base}\n"), 1);
+    let r = p.kubectl_stdin(&["create", "-f", "-"], &m);
+    assert!(
+        r.ok(),
+        "the API server cuts a generateName base to 58 characters before adding 5 random ones (a 63-character name, \
+         within the VM limit); got: {}",
+        r.stderr
+    );
+    let name = r
+        .stdout
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(name.len(), 63, "{name}");
+    assert!(name.starts_with(&"g".repeat(58)), "{name}");
+}

@@ -395,3 +395,106 @@ fn delete_wait_false_returns_while_a_finalizer_holds_the_object() {
         "object not removed after its last finalizer"
     );
 }
+
+#[test]
+fn get_w_prints_the_row_again_when_the_object_is_deleted() {
+    let p = Platform::start();
+    p.apply_quick_start();
+    let w = p.kubectl_bg(&["get", "vm", "-w"]);
+    assert!(
+        w.wait_stdout(30, |o| lines(o).len() >= 2),
+        "{} {}",
+        w.stdout(),
+        w.stderr()
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    p.kubectl(&["delete", "vm", "linux-vm"]).expect_ok();
+    assert!(
+        w.wait_stdout(30, |o| lines(o).len() >= 3),
+        "the deletion was not streamed:\n{}",
+        w.stdout()
+    );
+    assert!(
+        lines(&w.stdout())[2].starts_with("linux-vm "),
+        "{}",
+        w.stdout()
+    );
+}
+
+/// The list resourceVersion of VMs in `default`, read raw (kubectl re-wraps lists without it).
+fn list_rv(p: &Platform) -> String {
+    let raw = p
+        .kubectl(&[
+            "get",
+            "--raw",
+            "/apis/virtualization.deckhouse.io/v1alpha2/namespaces/default/virtualmachines",
+        ])
+        .expect_ok()
+        .stdout;
+    let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    v["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_watch_from_a_resource_version_sends_only_newer_events_and_honours_timeout_seconds() {
+    let p = Platform::start();
+    p.apply_quick_start();
+    p.apply(&quick_start_vm_named("other")).expect_ok();
+    let rv = list_rv(&p);
+    let path = format!(
+        "/apis/virtualization.deckhouse.io/v1alpha2/namespaces/default/virtualmachines?watch=true&resourceVersion={rv}&timeoutSeconds=3"
+    );
+    let mut w = p.kubectl_bg(&["get", "--raw", &path]);
+    std::thread::sleep(Duration::from_millis(1000));
+    p.kubectl(&["label", "vm", "linux-vm", "seen=yes"])
+        .expect_ok();
+    assert_eq!(
+        w.wait_exit(30),
+        Some(0),
+        "the server must end the watch after timeoutSeconds: {}",
+        w.stderr()
+    );
+    let events: Vec<serde_json::Value> = w
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("MODIFIED".to_string(), "linux-vm".to_string())],
+        "no replay of older events"
+    );
+    assert_eq!(events[0]["object"]["metadata"]["labels"]["seen"], "yes");
+}
+
+#[test]
+fn a_watch_without_a_resource_version_starts_with_the_current_objects() {
+    let p = Platform::start();
+    p.apply_quick_start();
+    let path = "/apis/virtualization.deckhouse.io/v1alpha2/namespaces/default/virtualmachines?watch=true&timeoutSeconds=2";
+    let r = p.kubectl(&["get", "--raw", path]).expect_ok();
+    let first: serde_json::Value =
+        serde_json::from_str(r.stdout.lines().next().unwrap_or("{}")).unwrap();
+    assert_eq!(first["type"], "ADDED", "{}", r.stdout);
+    assert_eq!(first["object"]["metadata"]["name"], "linux-vm");
+    assert_eq!(
+        first["object"]["kind"], "VirtualMachine",
+        "watch objects carry their kind: {}",
+        r.stdout
+    );
+}

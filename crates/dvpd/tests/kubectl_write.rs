@@ -835,3 +835,44 @@ fn no_finalizer_can_be_added_while_an_object_is_being_deleted() {
     .expect_ok();
     assert!(eventually(10, || !p.exists("vm", "linux-vm", None)));
 }
+
+#[test]
+fn apply_to_an_object_made_by_create_warns_and_takes_it_over() {
+    let p = Platform::start();
+    p.kubectl_stdin(
+        &["create", "-f", "-"],
+        &guide_manifest(guide_lines::QUICKSTART_VM),
+    )
+    .expect_ok();
+    let r = p
+        .apply(&guide_manifest(guide_lines::QUICKSTART_VM).replace("cores: 1", "cores: 2"))
+        .expect_ok();
+    assert_eq!(r.stdout, format!("{VM}/linux-vm configured\n"));
+    assert!(
+        r.stderr
+            .contains("missing the kubectl.kubernetes.io/last-applied-configuration annotation"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(p.jsonpath("vm", "linux-vm", "{.spec.cpu.cores}"), "2");
+}
+
+#[test]
+fn replace_of_the_status_subresource_changes_status_only() {
+    let p = Platform::start();
+    p.apply_quick_start();
+    let mut v = p.get_json(&["vm", "linux-vm"]);
+    v["spec"]["cpu"]["cores"] = 4.into();
+    v["status"] = serde_json::json!({"phase": "Running"});
+    let r = p
+        .kubectl_stdin(
+            &["replace", "--subresource=status", "-f", "-"],
+            &v.to_string(),
+        )
+        .expect_ok();
+    assert_eq!(r.stdout, format!("{VM}/linux-vm replaced\n"));
+    assert_eq!(
+        p.jsonpath("vm", "linux-vm", "{.spec.cpu.cores} {.status.phase}"),
+        "1 Running"
+    );
+}

@@ -372,3 +372,25 @@ fn delete_f_removes_the_objects_of_a_manifest() {
     let r = p.kubectl(&["get", "vi,vd,vm"]).expect_ok();
     assert_eq!(r.stdout, "");
 }
+
+#[test]
+fn the_standard_namespaces_cannot_be_deleted() {
+    let p = Platform::start();
+    for ns in ["default", "kube-system", "kube-public"] {
+        let before = p.revision();
+        let r = p.kubectl(&["delete", "ns", ns, "--wait=false"]);
+        assert!(
+            !r.ok()
+                && r.stderr.contains("Error from server (Forbidden)")
+                && r.stderr.contains(&format!(
+                    "namespaces \"{ns}\" is forbidden: this namespace may not be deleted"
+                )),
+            "deleting namespace {ns} must be refused like the real API server does; got rc {} stdout {:?} stderr {:?}",
+            r.status,
+            r.stdout,
+            r.stderr
+        );
+        assert_eq!(p.revision(), before);
+        assert!(p.exists("ns", ns, None));
+    }
+}
