@@ -64,6 +64,9 @@ pub struct Args {
     /// ConfigMaps in the store for the restart figures.
     #[arg(long)]
     pub restart_objects: Option<usize>,
+    /// Runs per create-throughput figure (the median is reported; the machine may be shared).
+    #[arg(long)]
+    pub repeat: Option<usize>,
 }
 
 /// The sizes of one run.
@@ -76,6 +79,7 @@ pub struct Scale {
     pub get_samples: usize,
     pub list_samples: usize,
     pub restart_objects: usize,
+    pub repeat: usize,
 }
 
 impl Scale {
@@ -88,6 +92,7 @@ impl Scale {
         get_samples: 2_000,
         list_samples: 20,
         restart_objects: 100_000,
+        repeat: 3,
     };
 
     /// Small enough for a quick check that everything works.
@@ -99,6 +104,7 @@ impl Scale {
         get_samples: 300,
         list_samples: 5,
         restart_objects: 5_000,
+        repeat: 1,
     };
 }
 
@@ -117,6 +123,7 @@ impl Args {
             get_samples: self.get_samples.unwrap_or(base.get_samples),
             list_samples: self.list_samples.unwrap_or(base.list_samples),
             restart_objects: self.restart_objects.unwrap_or(base.restart_objects),
+            repeat: self.repeat.unwrap_or(base.repeat).max(1),
         }
     }
 

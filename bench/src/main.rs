@@ -91,8 +91,8 @@ async fn run(args: Args) -> anyhow::Result<Report> {
             .await?;
         }
         if args.runs(Section::Memory) {
-            let peak = dvpd.memory()?.peak_rss as f64 / (1024.0 * 1024.0);
-            report.add("rss_peak_overall", peak, "MiB");
+            let memory = dvpd.memory()?;
+            report.add("rss_at_end", memory.rss as f64 / (1024.0 * 1024.0), "MiB");
         }
         dvpd.stop().await?;
         sections::remove_data_dir(dvpd.data_dir());

@@ -48,6 +48,8 @@ pub struct Load {
     pub server_cpu: Duration,
     /// CPU this benchmark process used during the run.
     pub client_cpu: Duration,
+    /// CPU the whole machine used during the run (other processes share it).
+    pub machine_cpu: Duration,
 }
 
 impl Load {
@@ -63,6 +65,13 @@ impl Load {
     /// Client CPU per request, in microseconds.
     pub fn client_cpu_us(&self) -> f64 {
         self.client_cpu.as_secs_f64() * 1e6 / self.latencies.len().max(1) as f64
+    }
+
+    /// Cores busy on behalf of neither the server nor the benchmark, on average over the run:
+    /// other work on the machine that competed with the measurement.
+    pub fn other_cores(&self) -> f64 {
+        let ours = self.server_cpu + self.client_cpu;
+        self.machine_cpu.saturating_sub(ours).as_secs_f64() / self.elapsed.as_secs_f64()
     }
 }
 
@@ -103,6 +112,7 @@ pub async fn create_all(
     let next = Arc::new(AtomicUsize::new(0));
     let server_cpu_before = dvpd.cpu_time()?;
     let client_cpu_before = crate::cpu::used(None)?;
+    let machine_cpu_before = crate::cpu::machine_busy()?;
     let began = Instant::now();
     let tasks: Vec<_> = clients
         .into_iter()
@@ -135,5 +145,6 @@ pub async fn create_all(
         latencies,
         server_cpu: dvpd.cpu_time()? - server_cpu_before,
         client_cpu: crate::cpu::used(None)? - client_cpu_before,
+        machine_cpu: crate::cpu::machine_busy()?.saturating_sub(machine_cpu_before),
     })
 }

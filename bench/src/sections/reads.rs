@@ -12,6 +12,7 @@ use crate::server::Dvpd;
 use crate::stats::{ms, summarize};
 
 const WARM_UP_GETS: usize = 50;
+const MIB: f64 = 1024.0 * 1024.0;
 
 pub async fn run(
     dvpd: &Dvpd,
@@ -60,11 +61,11 @@ pub async fn run(
         let name = format!("list_{population}_vms_{label}");
         report.add(format!("{name}_p50"), ms(list.p50), "ms");
         report.add(format!("{name}_p99"), ms(list.p99), "ms");
-        report.add(
-            format!("{name}_size"),
-            size as f64 / (1024.0 * 1024.0),
-            "MiB",
-        );
+        report.add(format!("{name}_size"), size as f64 / MIB, "MiB");
     }
+    // LISTs build the whole answer in memory: the peak shows what one costs.
+    let memory = dvpd.memory()?;
+    report.add("rss_peak_after_lists", memory.peak_rss as f64 / MIB, "MiB");
+    report.add("rss_after_lists", memory.rss as f64 / MIB, "MiB");
     Ok(())
 }
