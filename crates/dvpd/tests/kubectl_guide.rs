@@ -1246,3 +1246,144 @@ fn a_long_generate_name_is_cut_so_the_name_stays_within_63_characters() {
     assert_eq!(name.len(), 63, "{name}");
     assert!(name.starts_with(&"g".repeat(58)), "{name}");
 }
+
+#[test]
+fn image_and_disk_columns_show_their_status_like_the_guide_example() {
+    let p = Platform::start();
+    p.apply_quick_start();
+    let vi = r#"{"status":{"phase":"Ready","cdrom":false,"progress":"100%","size":{"stored":"285.9Mi","unpacked":"2.5Gi"},"target":{"registryURL":"dvcr.d8-virtualization.svc/vi/default/ubuntu:eac95605"}}}"#;
+    p.kubectl(&[
+        "patch",
+        "vi",
+        "ubuntu",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        vi,
+    ])
+    .expect_ok();
+    let vd = r#"{"status":{"phase":"Ready","capacity":"300Mi"}}"#;
+    p.kubectl(&[
+        "patch",
+        "vd",
+        "linux-disk",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        vd,
+    ])
+    .expect_ok();
+    let out = p.kubectl(&["get", "vi,vd"]).expect_ok().stdout;
+    let blocks: Vec<&str> = out.split("\n\n").collect();
+    let vi_row: Vec<&str> = blocks[0]
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &vi_row[..4],
+        [&format!("{VI}/ubuntu") as &str, "Ready", "false", "100%"],
+        "{out}"
+    );
+    let vd_row: Vec<&str> = blocks[1]
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &vd_row[..3],
+        [&format!("{VD}/linux-disk") as &str, "Ready", "300Mi"],
+        "{out}"
+    );
+    let wide = p
+        .kubectl(&["get", "vi", "ubuntu", "-o", "wide"])
+        .expect_ok()
+        .stdout;
+    assert_eq!(
+        cell(&wide, "ubuntu", "STOREDSIZE").as_deref(),
+        Some("285.9Mi"),
+        "{wide}"
+    );
+    assert_eq!(
+        cell(&wide, "ubuntu", "UNPACKEDSIZE").as_deref(),
+        Some("2.5Gi"),
+        "{wide}"
+    );
+    assert_eq!(
+        cell(&wide, "ubuntu", "REGISTRY URL").as_deref(),
+        Some("dvcr.d8-virtualization.svc/vi/default/ubuntu:eac95605"),
+        "{wide}"
+    );
+}
+
+#[test]
+fn need_restart_and_migratable_come_from_conditions() {
+    let p = Platform::start();
+    p.apply_quick_start();
+    let status = r#"{"status":{"phase":"Running","conditions":[
+        {"type":"AwaitingRestartToApplyConfiguration","status":"True","reason":"ChangesPendingRestart","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"},
+        {"type":"Migratable","status":"True","reason":"VirtualMachineMigratable","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#;
+    p.kubectl(&[
+        "patch",
+        "vm",
+        "linux-vm",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        status,
+    ])
+    .expect_ok();
+    let out = p.kubectl(&["get", "vm", "-o", "wide"]).expect_ok().stdout;
+    assert_eq!(
+        cell(&out, "linux-vm", "NEED RESTART").as_deref(),
+        Some("True"),
+        "{out}"
+    );
+    assert_eq!(
+        cell(&out, "linux-vm", "MIGRATABLE").as_deref(),
+        Some("True"),
+        "{out}"
+    );
+    assert_eq!(
+        cell(&out, "linux-vm", "AGENT").as_deref(),
+        Some(""),
+        "{out}"
+    );
+}
+
+#[test]
+fn describe_ignores_events_of_an_earlier_object_with_the_same_name() {
+    let p = Platform::start();
+    p.apply_quick_start();
+    vm_event(
+        &p,
+        "linux-vm.old",
+        "linux-vm",
+        "OldLife",
+        "about the first linux-vm",
+    );
+    p.kubectl(&["delete", "vm", "linux-vm"]).expect_ok();
+    p.apply(&guide_manifest(guide_lines::QUICKSTART_VM))
+        .expect_ok();
+    vm_event(
+        &p,
+        "linux-vm.new",
+        "linux-vm",
+        "NewLife",
+        "about the second linux-vm",
+    );
+    let out = p
+        .kubectl(&["describe", "vm", "linux-vm"])
+        .expect_ok()
+        .stdout;
+    assert!(out.contains("about the second linux-vm"), "{out}");
+    assert!(
+        !out.contains("about the first linux-vm"),
+        "describe selects events by the object's uid:\n{out}"
+    );
+}

@@ -93,7 +93,7 @@ fn get_named_object_w_shows_the_first_change() {
         w.stderr()
     );
     // Give kubectl time to open the watch (it drops the first, synthetic ADDED event).
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2500));
     set_phase(&p, "vm", "linux-vm", "Running");
     assert!(
         w.wait_stdout(30, |o| o.contains("Running")),
@@ -497,4 +497,41 @@ fn a_watch_without_a_resource_version_starts_with_the_current_objects() {
         "watch objects carry their kind: {}",
         r.stdout
     );
+}
+
+#[test]
+fn wait_for_create_returns_when_the_object_appears() {
+    let p = Platform::start();
+    let mut w = p.kubectl_bg(&["wait", "--for=create", "vm/later", "--timeout=60s"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(w.exited(), None, "{}", w.stderr());
+    p.apply(&quick_start_vm_named("later")).expect_ok();
+    assert_eq!(w.wait_exit(30), Some(0), "{} {}", w.stdout(), w.stderr());
+    assert_eq!(w.stdout(), format!("{VM}/later condition met\n"));
+}
+
+#[test]
+fn delete_with_a_timeout_fails_while_a_finalizer_holds_the_object() {
+    let p = Platform::start();
+    p.apply_quick_start();
+    p.kubectl(&[
+        "patch",
+        "vi",
+        "ubuntu",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["e2e.test/hold"]}}"#,
+    ])
+    .expect_ok();
+    let r = p
+        .kubectl(&["delete", "vi", "ubuntu", "--timeout=3s"])
+        .expect_err();
+    assert!(
+        r.stderr
+            .contains("error: timed out waiting for the condition on virtualimages/ubuntu"),
+        "{}",
+        r.stderr
+    );
+    assert!(p.exists("vi", "ubuntu", None));
 }
