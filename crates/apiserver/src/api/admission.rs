@@ -19,13 +19,26 @@ struct Fetched {
 
 impl Lookup for Fetched {
     fn get(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
-        self.objects
-            .get(&(
-                kind.to_string(),
-                namespace.map(String::from),
-                name.to_string(),
-            ))
-            .cloned()
+        let key = (
+            kind.to_string(),
+            namespace.map(String::from),
+            name.to_string(),
+        );
+        if let Some(obj) = self.objects.get(&key) {
+            return Some(obj.clone());
+        }
+        // Defaulting may pick an object admission only listed (e.g. the default class).
+        let in_list = |list: &Vec<Value>| {
+            list.iter()
+                .find(|o| {
+                    crate::objects::name(o) == name && crate::objects::namespace(o) == namespace
+                })
+                .cloned()
+        };
+        self.lists
+            .get(&(kind.to_string(), namespace.map(String::from)))
+            .and_then(in_list)
+            .or_else(|| self.lists.get(&(kind.to_string(), None)).and_then(in_list))
     }
 
     fn list(&self, kind: &str, namespace: Option<&str>) -> Vec<Value> {
@@ -34,6 +47,32 @@ impl Lookup for Fetched {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// The error for a rejected write: 422 with field causes; a refused delete, which has no field to
+/// name, is a 403 like a webhook denial (`… "x" is forbidden: <reason>`).
+fn denial(
+    res: &Resource,
+    operation: Operation,
+    name: &str,
+    errors: Vec<dvp_apimachinery::FieldError>,
+) -> StatusError {
+    if matches!(operation, Operation::Delete) && errors.iter().all(|e| e.field.is_empty()) {
+        let reasons: Vec<String> = errors.iter().map(|e| e.detail.clone()).collect();
+        let mut e = StatusError::new(
+            dvp_apimachinery::StatusReason::Forbidden,
+            format!(
+                "{} \"{name}\" is forbidden: {}",
+                res.qualified_plural(),
+                reasons.join("; ")
+            ),
+        );
+        e.group = Some(res.group.clone());
+        e.kind = Some(res.plural.clone());
+        e.name = Some(name.to_string());
+        return e;
+    }
+    StatusError::invalid(&res.group, &res.kind, name, errors)
 }
 
 /// The outcome the write path acts on.
@@ -117,12 +156,7 @@ impl Api {
             &fetched,
         );
         if !response.errors.is_empty() {
-            return Err(StatusError::invalid(
-                &res.group,
-                &res.kind,
-                &name,
-                response.errors,
-            ));
+            return Err(denial(res, operation, &name, response.errors));
         }
         Ok(Admitted {
             warnings: response.warnings,

@@ -16,6 +16,17 @@ use crate::resources::{Model, Resource};
 const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 const GENERATE_ATTEMPTS: usize = 8;
 
+/// The longest `generateName` base kept, so the name with its suffix stays within 63 characters.
+const MAX_GENERATE_NAME_BASE: usize = 58;
+
+fn generated_name(base: &str) -> String {
+    let cut = base
+        .char_indices()
+        .nth(MAX_GENERATE_NAME_BASE)
+        .map_or(base.len(), |(i, _)| i);
+    format!("{}{}", &base[..cut], random_suffix())
+}
+
 fn random_suffix() -> String {
     let mut rng = rand::rng();
     (0..5)
@@ -59,11 +70,7 @@ impl Api {
         for _ in 0..attempts {
             let mut candidate = obj.clone();
             if explicit_name.is_empty() {
-                let name = format!(
-                    "{}{}",
-                    generate_name.as_deref().unwrap_or_default(),
-                    random_suffix()
-                );
+                let name = generated_name(generate_name.as_deref().unwrap_or_default());
                 objects::meta_mut(&mut candidate).insert("name".into(), json!(name));
             }
             match self.create_once(res, version, candidate, opts).await {
@@ -222,7 +229,6 @@ fn set_system_metadata(res: &Resource, obj: &mut Value) {
         "deletionTimestamp",
         "deletionGracePeriodSeconds",
         "selfLink",
-        "managedFields",
     ] {
         meta.remove(k);
     }

@@ -18,6 +18,9 @@ pub const ORPHAN_FINALIZER: &str = "orphan";
 /// The finalizer that makes the garbage collector delete dependents before the owner goes.
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 
+/// Namespaces the system needs; the real API server refuses to delete them too.
+const PROTECTED_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 pub enum Propagation {
     Orphan,
@@ -89,6 +92,17 @@ impl Api {
             let kv = self.get_stored(res, namespace, name).await?;
             let current = decode(&kv)?;
             check_preconditions(res, &current, opts)?;
+            if res.kind == "Namespace"
+                && res.group.is_empty()
+                && PROTECTED_NAMESPACES.contains(&name)
+            {
+                return Err(StatusError::new(
+                    StatusReason::Forbidden,
+                    format!(
+                        "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+                    ),
+                ));
+            }
             if !objects::is_deleting(&current) {
                 self.admit(res, Operation::Delete, None, Some(&current), None)
                     .await?;

@@ -117,8 +117,21 @@ fn normalize_metadata(
     if annotations_size > 256 * 1024 {
         errors.push(FieldError::too_long("metadata.annotations", 256 * 1024));
     }
-    obj["metadata"] = normalized;
+    obj["metadata"] = without_empty_collections(normalized);
     Ok(())
+}
+
+/// Go's `omitempty` on ObjectMeta: empty label/annotation maps and empty lists are not kept.
+fn without_empty_collections(mut meta: Value) -> Value {
+    if let Some(map) = meta.as_object_mut() {
+        map.retain(|_, v| match v {
+            Value::Object(m) => !m.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Null => false,
+            _ => true,
+        });
+    }
+    meta
 }
 
 /// Validate an object name for `res`.

@@ -29,13 +29,12 @@ pub enum PatchType {
 const PATCH_ATTEMPTS: usize = 16;
 
 /// Metadata the server owns: carried over from the stored object on every update.
-const SYSTEM_METADATA: [&str; 6] = [
+const SYSTEM_METADATA: [&str; 5] = [
     "uid",
     "creationTimestamp",
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
     "generation",
-    "managedFields",
 ];
 
 impl Api {
@@ -105,6 +104,11 @@ impl Api {
             let mut write_opts = opts.clone();
             match patch_type {
                 PatchType::Merge => patch::merge_patch(&mut patched, body),
+                PatchType::Json if !body.is_array() => {
+                    return Err(StatusError::bad_request(
+                        "a JSON patch must be an array of operations (RFC 6902)",
+                    ));
+                }
                 PatchType::Json => patch::json_patch(&mut patched, body)
                     .map_err(|e| StatusError::new(StatusReason::Invalid, e.to_string()))?,
                 PatchType::Strategic => {
@@ -260,6 +264,8 @@ impl Api {
             );
         }
         if opts.dry_run {
+            // Nothing is written, so the object keeps its current resourceVersion.
+            objects::set_resource_version(&mut merged, kv.mod_revision);
             let object = self.present(res, version, merged)?;
             return Ok(Written {
                 object,
@@ -358,6 +364,12 @@ fn merge_with_current(
         m
     };
     let meta = objects::meta_mut(&mut merged);
+    // managedFields: a client (or server-side apply) may send them; otherwise they carry over.
+    if !meta.contains_key("managedFields")
+        && let Some(mf) = current["metadata"].get("managedFields")
+    {
+        meta.insert("managedFields".into(), mf.clone());
+    }
     for key in SYSTEM_METADATA {
         match current["metadata"].get(key) {
             Some(v) => meta.insert(key.to_string(), v.clone()),
