@@ -40,30 +40,57 @@ pub struct Node {
     pub finalizers: Vec<String>,
 }
 
+/// Just the parts of a stored object the collector needs; serde skips the rest without building it.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Stored {
+    kind: String,
+    metadata: StoredMeta,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct StoredMeta {
+    name: String,
+    namespace: Option<String>,
+    uid: String,
+    deletion_timestamp: Option<String>,
+    finalizers: Vec<String>,
+    owner_references: Vec<StoredOwner>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct StoredOwner {
+    uid: String,
+    kind: String,
+    name: String,
+}
+
 impl Node {
-    pub fn from_object(key: &str, obj: &Value) -> Node {
-        let owners = obj["metadata"]["ownerReferences"]
-            .as_array()
-            .map(|refs| {
-                refs.iter()
-                    .map(|r| OwnerRef {
-                        uid: r["uid"].as_str().unwrap_or_default().to_string(),
-                        kind: r["kind"].as_str().unwrap_or_default().to_string(),
-                        name: r["name"].as_str().unwrap_or_default().to_string(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Node {
+    /// Index a stored object from its JSON bytes.
+    pub fn from_bytes(key: &str, bytes: &[u8]) -> Result<Node, StatusError> {
+        let s: Stored = serde_json::from_slice(bytes)
+            .map_err(|e| StatusError::internal(format!("stored object {key} is corrupt: {e}")))?;
+        Ok(Node {
             key: key.to_string(),
-            uid: objects::uid(obj).to_string(),
-            kind: obj["kind"].as_str().unwrap_or_default().to_string(),
-            namespace: objects::namespace(obj).map(String::from),
-            name: objects::name(obj).to_string(),
-            owners,
-            deleting: objects::is_deleting(obj),
-            finalizers: objects::finalizers(obj),
-        }
+            uid: s.metadata.uid,
+            kind: s.kind,
+            namespace: s.metadata.namespace.filter(|n| !n.is_empty()),
+            name: s.metadata.name,
+            owners: s
+                .metadata
+                .owner_references
+                .into_iter()
+                .map(|o| OwnerRef {
+                    uid: o.uid,
+                    kind: o.kind,
+                    name: o.name,
+                })
+                .collect(),
+            deleting: s.metadata.deletion_timestamp.is_some(),
+            finalizers: s.metadata.finalizers,
+        })
     }
 }
 
@@ -197,7 +224,7 @@ async fn run_once(api: &Api) -> Result<(), StatusError> {
         .map_err(crate::api::store_error)?;
     let mut graph = Graph::default();
     for kv in &listed.items {
-        graph.upsert(Node::from_object(&kv.key, &crate::api::decode(kv)?));
+        graph.upsert(Node::from_bytes(&kv.key, &kv.value)?);
     }
     let all: Vec<String> = graph.by_uid.keys().cloned().collect();
     for uid in all {
@@ -213,7 +240,7 @@ async fn run_once(api: &Api) -> Result<(), StatusError> {
         let mut affected = Vec::new();
         match ev.kind {
             EventKind::Put => {
-                let node = Node::from_object(&ev.kv.key, &crate::api::decode(&ev.kv)?);
+                let node = Node::from_bytes(&ev.kv.key, &ev.kv.value)?;
                 affected.push(node.uid.clone());
                 affected.extend(node.owners.iter().map(|o| o.uid.clone()));
                 graph.upsert(node);

@@ -475,3 +475,77 @@ async fn a_deleted_default_class_is_not_recreated() {
     dvp_apiserver::bootstrap::run(&e.api).await.unwrap();
     assert!(e.api.get(&vmc, "v1alpha3", None, "host").await.is_err());
 }
+
+#[tokio::test]
+async fn paged_lists_return_every_object_once_with_the_first_page_revision() {
+    let e = env().await;
+    let res = e.api.resource_for_kind("ConfigMap").unwrap();
+    for i in 0..1234 {
+        let mut cm = configmap(&format!("cm-{i:04}"), None);
+        if i % 2 == 0 {
+            cm["metadata"]["labels"] = json!({"even": "yes"});
+        }
+        e.api
+            .create(&res, "v1", Some("default"), cm, &opts())
+            .await
+            .unwrap();
+    }
+    let mut names = Vec::new();
+    let mut token = None;
+    let mut revisions = Vec::new();
+    loop {
+        let page_opts = ListOptions {
+            limit: Some(500),
+            continue_token: token.clone(),
+            ..Default::default()
+        };
+        let page = e
+            .api
+            .list(&res, "v1", Some("default"), &page_opts)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 500);
+        revisions.push(page.revision);
+        names.extend(
+            page.items
+                .iter()
+                .map(|o| o["metadata"]["name"].as_str().unwrap().to_string()),
+        );
+        token = page.continue_token;
+        if token.is_none() {
+            break;
+        }
+        // A write between pages must not disturb the listing.
+        e.create_cm(&format!("zz-late-{}", names.len()), None).await;
+    }
+    let expected: Vec<String> = (0..1234).map(|i| format!("cm-{i:04}")).collect();
+    assert_eq!(&names[..1234], &expected[..]);
+    assert_eq!(revisions.len(), 3);
+    assert!(
+        revisions.iter().all(|r| *r == revisions[0]),
+        "every page reports the first page's revision"
+    );
+
+    let even = ListOptions {
+        label_selector: Some(dvp_apimachinery::selector::LabelSelector::parse("even=yes").unwrap()),
+        limit: Some(400),
+        ..Default::default()
+    };
+    let first = e
+        .api
+        .list(&res, "v1", Some("default"), &even)
+        .await
+        .unwrap();
+    assert_eq!(first.items.len(), 400, "the limit counts matching objects");
+    let rest = ListOptions {
+        continue_token: first.continue_token.clone(),
+        ..even.clone()
+    };
+    let second = e
+        .api
+        .list(&res, "v1", Some("default"), &rest)
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 617 - 400);
+    assert!(second.continue_token.is_none());
+}

@@ -82,6 +82,7 @@ macro_rules! store_conformance_tests {
             create_revision_is_stable_across_updates,
             list_is_sorted_and_prefix_exact,
             list_revision_is_consistent_with_its_items,
+            list_pages_cover_every_key_once_in_order,
             watch_from_list_revision_misses_nothing,
             watch_from_zero_replays_everything_retained,
             watch_from_current_revision_delivers_only_later_writes,
@@ -340,6 +341,29 @@ pub async fn list_is_sorted_and_prefix_exact(store: Arc<dyn Store>) {
     assert_eq!(keys, vec!["/a/b/a", "/a/b/m/n", "/a/b/z"]);
     assert!(listed.items.iter().all(|kv| kv.value == bytes(&kv.key)));
     assert!(store.list("/nothing/").await.unwrap().items.is_empty());
+}
+
+/// Paging through a prefix returns every key exactly once, in order, with `more` set until the end.
+pub async fn list_pages_cover_every_key_once_in_order(store: Arc<dyn Store>) {
+    for i in 0..7 {
+        create(&store, &format!("/p/a/{i}"), "v").await;
+    }
+    create(&store, "/p/ab", "other prefix").await;
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_page("/p/a/", after.as_deref(), 3).await.unwrap();
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items.iter().map(|kv| kv.key.clone()));
+        after = page.items.last().map(|kv| kv.key.clone());
+        if !page.more {
+            break;
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|i| format!("/p/a/{i}")).collect();
+    assert_eq!(seen, expected);
+    let empty = store.list_page("/p/a/", Some("/p/a/6"), 3).await.unwrap();
+    assert!(empty.items.is_empty() && !empty.more);
 }
 
 pub async fn list_revision_is_consistent_with_its_items(store: Arc<dyn Store>) {

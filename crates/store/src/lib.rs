@@ -79,6 +79,17 @@ pub struct WriteResult {
     pub prev: Option<KeyValue>,
 }
 
+/// One page of a listing: up to `limit` keys after a start key.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    /// Sorted by key.
+    pub items: Vec<KeyValue>,
+    /// The store revision the page reflects.
+    pub revision: Revision,
+    /// Whether keys under the prefix remain after the last item.
+    pub more: bool,
+}
+
 /// A consistent listing of all keys under a prefix at one revision.
 #[derive(Clone, Debug, Default)]
 pub struct ListResult {
@@ -152,6 +163,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// All keys starting with `prefix`, sorted by key, as of one consistent revision.
     async fn list(&self, prefix: &str) -> Result<ListResult, StoreError>;
+
+    /// Up to `limit` keys under `prefix` strictly after `start_after` (all when `None`), sorted,
+    /// as of one consistent revision. Pages of one listing may reflect different revisions.
+    async fn list_page(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let all = self.list(prefix).await?;
+        let mut items: Vec<KeyValue> = all
+            .items
+            .into_iter()
+            .filter(|kv| start_after.is_none_or(|s| kv.key.as_str() > s))
+            .take(limit.saturating_add(1))
+            .collect();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Ok(Page {
+            items,
+            revision: all.revision,
+            more,
+        })
+    }
 
     /// Apply one write atomically. Returns only after the write is durable.
     async fn write(&self, op: WriteOp) -> Result<WriteResult, StoreError>;

@@ -6,6 +6,7 @@
 mod admission;
 mod create;
 mod delete;
+mod list;
 pub(crate) mod prepare;
 mod services;
 mod update;
@@ -14,7 +15,6 @@ mod watch;
 use std::sync::Arc;
 
 use dvp_apimachinery::StatusError;
-use dvp_apimachinery::selector::{FieldSelector, LabelSelector};
 use dvp_store::{KeyValue, Store, StoreError};
 use serde_json::Value;
 
@@ -25,6 +25,7 @@ pub use delete::{
     DeleteOptions, DeleteOutcome, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Preconditions,
     Propagation,
 };
+pub use list::{ListOptions, Listed};
 pub use update::PatchType;
 pub use watch::{WatchEvent, WatchEventType, WatchOptions, WatchStream};
 
@@ -54,34 +55,6 @@ pub struct Written {
     pub warnings: Vec<String>,
     /// True when the write created the object (HTTP 201).
     pub created: bool,
-}
-
-/// Filters of a list or watch.
-#[derive(Clone, Debug, Default)]
-pub struct ListOptions {
-    pub label_selector: Option<LabelSelector>,
-    pub field_selector: Option<FieldSelector>,
-}
-
-impl ListOptions {
-    pub fn matches(&self, obj: &Value) -> bool {
-        if let Some(ls) = &self.label_selector
-            && !ls.matches(objects::labels(obj))
-        {
-            return false;
-        }
-        if let Some(fs) = &self.field_selector {
-            return fs.matches(&|f| objects::field_value(obj, f));
-        }
-        true
-    }
-}
-
-/// A list result: items in the requested version and the revision they reflect.
-#[derive(Clone, Debug)]
-pub struct Listed {
-    pub items: Vec<Value>,
-    pub revision: u64,
 }
 
 struct Inner {
@@ -148,67 +121,6 @@ impl Api {
             .await
             .map_err(store_error)?
             .ok_or_else(|| StatusError::not_found(&res.group, &res.plural, name))
-    }
-
-    /// List objects (all namespaces when `namespace` is `None`) matching the options.
-    pub async fn list(
-        &self,
-        res: &Resource,
-        version: &str,
-        namespace: Option<&str>,
-        opts: &ListOptions,
-    ) -> Result<Listed, StatusError> {
-        let (items, revision) = self.list_stored(res, namespace, opts).await?;
-        let items = items
-            .into_iter()
-            .map(|o| self.present(res, version, o))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Listed { items, revision })
-    }
-
-    /// List in the storage version.
-    pub(crate) async fn list_stored(
-        &self,
-        res: &Resource,
-        namespace: Option<&str>,
-        opts: &ListOptions,
-    ) -> Result<(Vec<Value>, u64), StatusError> {
-        // `metadata.name=X` within one namespace (or cluster-scoped) is a single-key read.
-        if let Some(name) = opts.field_selector.as_ref().and_then(|f| f.exact_name())
-            && (namespace.is_some() || !res.namespaced)
-        {
-            let revision = self.store().current_revision();
-            let kv = self
-                .store()
-                .get(&res.key(namespace, name))
-                .await
-                .map_err(store_error)?;
-            let items = match kv {
-                Some(kv) => {
-                    let obj = decode(&kv)?;
-                    if opts.matches(&obj) {
-                        vec![obj]
-                    } else {
-                        vec![]
-                    }
-                }
-                None => vec![],
-            };
-            return Ok((items, revision));
-        }
-        let listed = self
-            .store()
-            .list(&res.namespace_prefix(namespace))
-            .await
-            .map_err(store_error)?;
-        let mut items = Vec::with_capacity(listed.items.len());
-        for kv in &listed.items {
-            let obj = decode(kv)?;
-            if opts.matches(&obj) {
-                items.push(obj);
-            }
-        }
-        Ok((items, listed.revision))
     }
 
     /// Convert a stored object to the version a client asked for.

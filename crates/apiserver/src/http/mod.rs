@@ -1,6 +1,7 @@
 //! The HTTP front: authentication, routing of Kubernetes paths, discovery, OpenAPI and health.
 
 mod discovery;
+mod list;
 mod negotiate;
 mod openapi;
 mod openapi_v2;

@@ -30,6 +30,7 @@ pub struct Query {
     pub force: bool,
     pub propagation_policy: Option<Propagation>,
     pub limit: Option<usize>,
+    pub continue_token: Option<String>,
 }
 
 fn truthy(v: &str) -> bool {
@@ -82,6 +83,7 @@ impl Query {
                     }
                 }
                 "limit" => q.limit = v.parse().ok().filter(|l| *l > 0),
+                "continue" => q.continue_token = Some(v.into_owned()).filter(|s| !s.is_empty()),
                 _ => {}
             }
         }
@@ -114,6 +116,8 @@ impl Query {
         Ok(ListOptions {
             label_selector,
             field_selector,
+            limit: self.limit,
+            continue_token: self.continue_token.clone(),
         })
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::negotiate::{self, BodyFormat, Representation};
 use super::query::Query;
 use super::request_info::{ResourceRequest, Verb};
-use super::{response, table, watch};
+use super::{list, response, table, watch};
 use crate::api::{Api, DeleteOptions, DeleteOutcome, PatchType, WatchOptions, WriteOptions};
 use crate::resources::Resource;
 
@@ -146,35 +146,12 @@ async fn serve(
             let obj = api.get(&res, version, ns, name).await?;
             object_response(StatusCode::OK, repr, &res, version, &obj)
         }
-        Verb::List => {
-            let opts = query.list_options(&res)?;
-            let listed = api.list(&res, version, ns, &opts).await?;
-            match repr {
-                Representation::Table => {
-                    let t = table::table(
-                        &res,
-                        version,
-                        &listed.items,
-                        Some(listed.revision),
-                        query.include_object,
-                        now_unix(),
-                        true,
-                    );
-                    response::represent(StatusCode::OK, repr, &t)
-                }
-                _ => {
-                    let list = json!({
-                        "apiVersion": res.api_version(version),
-                        "kind": res.list_kind(),
-                        "metadata": {"resourceVersion": listed.revision.to_string()},
-                        "items": listed.items,
-                    });
-                    response::represent(StatusCode::OK, repr, &list)
-                }
-            }
-        }
+        Verb::List => list::respond(api, &res, version, ns, &query, repr).await?,
         Verb::Watch => {
             let mut list = query.list_options(&res)?;
+            // Paging applies to lists only; a watch sees every change.
+            list.limit = None;
+            list.continue_token = None;
             if let Some(name) = req.name.as_deref() {
                 let by_name = dvp_apimachinery::selector::FieldSelector::parse(&format!(
                     "metadata.name={name}"

@@ -38,7 +38,9 @@ use tokio::sync::{mpsc, oneshot};
 use self::history::History;
 use self::watch::WatchEvents;
 use self::writer::{Request, Writer};
-use crate::{KeyValue, ListResult, Revision, Store, StoreError, WatchStream, WriteOp, WriteResult};
+use crate::{
+    KeyValue, ListResult, Page, Revision, Store, StoreError, WatchStream, WriteOp, WriteResult,
+};
 
 /// Tuning of a [`RedbStore`].
 #[derive(Clone, Debug)]
@@ -269,6 +271,22 @@ impl Store for RedbStore {
         tokio::task::spawn_blocking(move || tables::list(&db, &prefix))
             .await
             .map_err(|e| StoreError::Backend(format!("list task failed: {e}")))?
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let db = self.database()?;
+        let prefix = prefix.to_owned();
+        let start = start_after.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            tables::list_page(&db, &prefix, start.as_deref(), limit)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("list task failed: {e}")))?
     }
 
     async fn write(&self, op: WriteOp) -> Result<WriteResult, StoreError> {

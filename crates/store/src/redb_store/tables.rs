@@ -7,7 +7,7 @@
 use redb::{Database, ReadTransaction, ReadableDatabase, TableDefinition, TableError};
 
 use super::codec;
-use crate::{KeyValue, ListResult, Revision, StoreError};
+use crate::{KeyValue, ListResult, Page, Revision, StoreError};
 
 pub const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -89,6 +89,53 @@ pub fn list(db: &Database, prefix: &str) -> Result<ListResult, StoreError> {
         items.push(codec::decode(key, record.value())?);
     }
     Ok(ListResult { items, revision })
+}
+
+/// Up to `limit` keys under `prefix` after `start_after`, plus whether more remain.
+pub fn list_page(
+    db: &Database,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+) -> Result<Page, StoreError> {
+    use std::ops::Bound;
+    let txn = begin_read(db)?;
+    let meta = txn
+        .open_table(META)
+        .map_err(|e| backend("opening the meta table", e))?;
+    let revision = meta
+        .get(REVISION_KEY)
+        .map_err(|e| backend("reading the revision", e))?
+        .map_or(0, |guard| guard.value());
+    let kv = txn
+        .open_table(KV)
+        .map_err(|e| backend("opening the kv table", e))?;
+    let start = match start_after {
+        Some(s) if s >= prefix => Bound::Excluded(s),
+        _ => Bound::Included(prefix),
+    };
+    let mut items = Vec::new();
+    let mut more = false;
+    for entry in kv
+        .range::<&str>((start, Bound::Unbounded))
+        .map_err(|e| backend("listing keys", e))?
+    {
+        let (key, record) = entry.map_err(|e| backend("listing keys", e))?;
+        let key = key.value();
+        if !key.starts_with(prefix) {
+            break;
+        }
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(codec::decode(key, record.value())?);
+    }
+    Ok(Page {
+        items,
+        revision,
+        more,
+    })
 }
 
 fn begin_read(db: &Database) -> Result<ReadTransaction, StoreError> {
