@@ -40,4 +40,15 @@ ensure_base() {
   ensure_kubectl
 }
 
+# Debian's kubectl 1.20 (the documented fallback client), unpacked under target/ without installing
+# it, so the tests also cover a machine whose kubectl comes from Debian. Best effort.
+ensure_debian_kubectl() {
+  local dir=$ROOT/target/debian-kubectl
+  if [ ! -x "$dir/usr/bin/kubectl" ] && command -v apt-get >/dev/null; then
+    mkdir -p "$dir" && (cd "$dir" && apt-get download -qq kubernetes-client >/dev/null 2>&1 && dpkg -x kubernetes-client_*.deb . && rm -f kubernetes-client_*.deb) || log "could not unpack Debian's kubectl; its compatibility tests will be skipped"
+  fi
+  [ -x "$dir/usr/bin/kubectl" ] && export DVP_KUBECTL_1_20=$dir/usr/bin/kubectl
+  return 0
+}
+
 default_data_dir() { if [ "$(id -u)" -eq 0 ]; then echo /var/lib/dvp; else echo "$HOME/.local/share/dvp"; fi; }

@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 QUICK=${1:-}
 ensure_base
 cd "$ROOT"
+mkdir -p target
+ensure_debian_kubectl
 start=$(date +%s)
 log "building (release)"
 cargo build --release --workspace --all-targets -q

@@ -8,13 +8,17 @@ mod common;
 use common::*;
 
 /// Debian's kubectl 1.20, extracted (not installed) so the machine's dispatcher stays in place.
-const KUBECTL_1_20: &str = "/opt/kc120/root/usr/bin/kubectl";
+/// Debian's kubectl 1.20, unpacked (not installed) by scripts/test.sh; `DVP_KUBECTL_1_20` overrides.
+fn kubectl_1_20() -> String {
+    std::env::var("DVP_KUBECTL_1_20").unwrap_or_else(|_| "/opt/kc120/root/usr/bin/kubectl".into())
+}
 
 /// Whether kubectl 1.20 is there; prints why the calling test does nothing otherwise.
 fn have_kubectl_1_20() -> bool {
-    let present = std::path::Path::new(KUBECTL_1_20).exists();
+    let path = kubectl_1_20();
+    let present = std::path::Path::new(&path).exists();
     if !present {
-        eprintln!("note: {KUBECTL_1_20} is missing; skipping this kubectl 1.20 check");
+        eprintln!("note: {path} is missing; skipping this kubectl 1.20 check");
     }
     present
 }
@@ -22,7 +26,12 @@ fn have_kubectl_1_20() -> bool {
 /// Run kubectl 1.20 (bounded like the harness' kubectl) with the platform's kubeconfig.
 fn kubectl120(p: &Platform, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = std::process::Command::new("timeout")
-        .args(["-k", "5", &KUBECTL_TIMEOUT_SECS.to_string(), KUBECTL_1_20])
+        .args([
+            "-k",
+            "5",
+            &KUBECTL_TIMEOUT_SECS.to_string(),
+            &kubectl_1_20(),
+        ])
         .args(args)
         .env("KUBECONFIG", p.kubeconfig())
         .env("HOME", p.home())
