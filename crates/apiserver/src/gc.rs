@@ -281,11 +281,41 @@ async fn execute(api: &Api, graph: &Graph, actions: Vec<Action>) {
     }
 }
 
-async fn execute_one(api: &Api, graph: &Graph, action: &Action) -> Result<(), StatusError> {
+/// Merge-patch the object `uid` with what `make` derives from its current state, guarded by that
+/// state's resourceVersion (a concurrent change makes the patch fail; the next event retries).
+async fn patch_current(
+    api: &Api,
+    graph: &Graph,
+    uid: &str,
+    make: impl FnOnce(&Value) -> Value,
+) -> Result<(), StatusError> {
+    let Some((res, node)) = locate(api, graph, uid) else {
+        return Ok(());
+    };
+    let version = res.storage_version.clone();
+    let ns = node.namespace.as_deref();
+    let current = api.get(&res, &version, ns, &node.name).await?;
+    let mut patch = make(&current);
+    patch["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
     let opts = WriteOptions {
         field_manager: Some("generic-garbage-collector".into()),
         ..Default::default()
     };
+    api.patch(
+        &res,
+        &version,
+        ns,
+        &node.name,
+        PatchType::Merge,
+        &patch,
+        None,
+        &opts,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn execute_one(api: &Api, graph: &Graph, action: &Action) -> Result<(), StatusError> {
     match action {
         Action::Delete { uid, propagation } => {
             let Some((res, node)) = locate(api, graph, uid) else {
@@ -310,59 +340,33 @@ async fn execute_one(api: &Api, graph: &Graph, action: &Action) -> Result<(), St
             .await?;
         }
         Action::RemoveOwnerRef { uid, owner } => {
-            let Some((res, node)) = locate(api, graph, uid) else {
-                return Ok(());
-            };
-            let version = res.storage_version.clone();
-            let current = api
-                .get(&res, &version, node.namespace.as_deref(), &node.name)
-                .await?;
-            let refs: Vec<Value> = current["metadata"]["ownerReferences"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter(|r| r["uid"] != owner.as_str())
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            let patch = json!({"metadata": {"ownerReferences": if refs.is_empty() { Value::Null } else { Value::Array(refs) },
-                                             "resourceVersion": current["metadata"]["resourceVersion"]}});
-            api.patch(
-                &res,
-                &version,
-                node.namespace.as_deref(),
-                &node.name,
-                PatchType::Merge,
-                &patch,
-                None,
-                &opts,
-            )
+            patch_current(api, graph, uid, |current| {
+                let refs: Vec<Value> = current["metadata"]["ownerReferences"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|r| r["uid"] != owner.as_str())
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let refs = if refs.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(refs)
+                };
+                json!({"metadata": {"ownerReferences": refs}})
+            })
             .await?;
         }
         Action::RemoveFinalizer { uid, finalizer } => {
-            let Some((res, node)) = locate(api, graph, uid) else {
-                return Ok(());
-            };
-            let version = res.storage_version.clone();
-            let current = api
-                .get(&res, &version, node.namespace.as_deref(), &node.name)
-                .await?;
-            let remaining: Vec<String> = objects::finalizers(&current)
-                .into_iter()
-                .filter(|f| f != finalizer)
-                .collect();
-            let patch = json!({"metadata": {"finalizers": remaining, "resourceVersion": current["metadata"]["resourceVersion"]}});
-            api.patch(
-                &res,
-                &version,
-                node.namespace.as_deref(),
-                &node.name,
-                PatchType::Merge,
-                &patch,
-                None,
-                &opts,
-            )
+            patch_current(api, graph, uid, |current| {
+                let remaining: Vec<String> = objects::finalizers(current)
+                    .into_iter()
+                    .filter(|f| f != finalizer)
+                    .collect();
+                json!({"metadata": {"finalizers": remaining}})
+            })
             .await?;
         }
     }
