@@ -65,11 +65,11 @@ macro_rules! resource_object {
         $name:ident {
             spec: $spec:ty $(= $spec_default:tt)?,
             status: $status:ty,
-            group: $group:expr,
-            version: $version:expr,
-            kind: $kind:expr,
-            plural: $plural:expr,
-            namespaced: $namespaced:expr $(,)?
+            group: $group:literal,
+            version: $version:literal,
+            kind: $kind:literal,
+            plural: $plural:literal,
+            namespaced: $namespaced:tt $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -101,6 +101,30 @@ macro_rules! resource_object {
             const NAMESPACED: bool = $namespaced;
         }
 
+        // The identity kube-rs (and any client built on k8s-openapi's traits) works with.
+        impl k8s_openapi::Resource for $name {
+            const API_VERSION: &'static str = concat!($group, "/", $version);
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = $crate::macros::scope_type!($namespaced);
+        }
+
+        impl k8s_openapi::ListableResource for $name {
+            const LIST_KIND: &'static str = concat!($kind, "List");
+        }
+
+        impl k8s_openapi::Metadata for $name {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+
         impl $name {
             /// A new object with `apiVersion`/`kind` filled in.
             pub fn new(name: &str, spec: $spec) -> Self {
@@ -119,5 +143,16 @@ macro_rules! resource_object {
     };
 }
 
+/// k8s-openapi's scope marker for a `namespaced: true|false` flag.
+macro_rules! scope_type {
+    (true) => {
+        k8s_openapi::NamespaceResourceScope
+    };
+    (false) => {
+        k8s_openapi::ClusterResourceScope
+    };
+}
+
 pub(crate) use resource_object;
+pub(crate) use scope_type;
 pub(crate) use string_enum;

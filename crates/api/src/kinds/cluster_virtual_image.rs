@@ -16,8 +16,8 @@ resource_object! {
     ClusterVirtualImage {
         spec: ClusterVirtualImageSpec,
         status: ClusterVirtualImageStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "ClusterVirtualImage",
         plural: "clustervirtualimages",
         namespaced: false,

@@ -18,7 +18,7 @@ resource_object! {
     ModuleConfig {
         spec: ModuleConfigSpec = default,
         status: ModuleConfigStatus,
-        group: DECKHOUSE_GROUP,
+        group: "deckhouse.io",
         version: "v1alpha1",
         kind: "ModuleConfig",
         plural: "moduleconfigs",

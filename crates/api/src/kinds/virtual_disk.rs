@@ -15,8 +15,8 @@ resource_object! {
     VirtualDisk {
         spec: VirtualDiskSpec = default,
         status: VirtualDiskStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualDisk",
         plural: "virtualdisks",
         namespaced: true,

@@ -12,8 +12,8 @@ resource_object! {
     VirtualDiskSnapshot {
         spec: VirtualDiskSnapshotSpec,
         status: VirtualDiskSnapshotStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualDiskSnapshot",
         plural: "virtualdisksnapshots",
         namespaced: true,

@@ -15,8 +15,8 @@ resource_object! {
     VirtualImage {
         spec: VirtualImageSpec,
         status: VirtualImageStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualImage",
         plural: "virtualimages",
         namespaced: true,

@@ -18,8 +18,8 @@ resource_object! {
     VirtualMachine {
         spec: VirtualMachineSpec,
         status: VirtualMachineStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachine",
         plural: "virtualmachines",
         namespaced: true,

@@ -11,8 +11,8 @@ resource_object! {
     VirtualMachineBlockDeviceAttachment {
         spec: VirtualMachineBlockDeviceAttachmentSpec,
         status: VirtualMachineBlockDeviceAttachmentStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachineBlockDeviceAttachment",
         plural: "virtualmachineblockdeviceattachments",
         namespaced: true,

@@ -213,8 +213,8 @@ pub mod v1alpha2 {
         VirtualMachineClass {
             spec: VirtualMachineClassSpec,
             status: VirtualMachineClassStatus,
-            group: crate::GROUP,
-            version: crate::V1ALPHA2,
+            group: "virtualization.deckhouse.io",
+            version: "v1alpha2",
             kind: "VirtualMachineClass",
             plural: "virtualmachineclasses",
             namespaced: false,
@@ -292,8 +292,8 @@ pub mod v1alpha3 {
         VirtualMachineClass {
             spec: VirtualMachineClassSpec,
             status: VirtualMachineClassStatus,
-            group: crate::GROUP,
-            version: crate::V1ALPHA3,
+            group: "virtualization.deckhouse.io",
+            version: "v1alpha3",
             kind: "VirtualMachineClass",
             plural: "virtualmachineclasses",
             namespaced: false,

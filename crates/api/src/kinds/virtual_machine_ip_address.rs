@@ -11,8 +11,8 @@ resource_object! {
     VirtualMachineIPAddress {
         spec: VirtualMachineIPAddressSpec,
         status: VirtualMachineIPAddressStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachineIPAddress",
         plural: "virtualmachineipaddresses",
         namespaced: true,

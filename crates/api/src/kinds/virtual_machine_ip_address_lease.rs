@@ -12,8 +12,8 @@ resource_object! {
     VirtualMachineIPAddressLease {
         spec: VirtualMachineIPAddressLeaseSpec = default,
         status: VirtualMachineIPAddressLeaseStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachineIPAddressLease",
         plural: "virtualmachineipaddressleases",
         namespaced: false,

@@ -11,8 +11,8 @@ resource_object! {
     VirtualMachineMACAddress {
         spec: VirtualMachineMACAddressSpec = default,
         status: VirtualMachineMACAddressStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachineMACAddress",
         plural: "virtualmachinemacaddresses",
         namespaced: true,

@@ -12,8 +12,8 @@ resource_object! {
     VirtualMachineMACAddressLease {
         spec: VirtualMachineMACAddressLeaseSpec = default,
         status: VirtualMachineMACAddressLeaseStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachineMACAddressLease",
         plural: "virtualmachinemacaddressleases",
         namespaced: false,

@@ -14,8 +14,8 @@ resource_object! {
     VirtualMachineOperation {
         spec: VirtualMachineOperationSpec,
         status: VirtualMachineOperationStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachineOperation",
         plural: "virtualmachineoperations",
         namespaced: true,

@@ -12,8 +12,8 @@ resource_object! {
     VirtualMachineSnapshot {
         spec: VirtualMachineSnapshotSpec,
         status: VirtualMachineSnapshotStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachineSnapshot",
         plural: "virtualmachinesnapshots",
         namespaced: true,

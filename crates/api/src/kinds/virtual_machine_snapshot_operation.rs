@@ -12,8 +12,8 @@ resource_object! {
     VirtualMachineSnapshotOperation {
         spec: VirtualMachineSnapshotOperationSpec,
         status: VirtualMachineSnapshotOperationStatus,
-        group: crate::GROUP,
-        version: crate::V1ALPHA2,
+        group: "virtualization.deckhouse.io",
+        version: "v1alpha2",
         kind: "VirtualMachineSnapshotOperation",
         plural: "virtualmachinesnapshotoperations",
         namespaced: true,

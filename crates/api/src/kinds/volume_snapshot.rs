@@ -17,7 +17,7 @@ resource_object! {
     VolumeSnapshot {
         spec: VolumeSnapshotSpec,
         status: VolumeSnapshotStatus,
-        group: SNAPSHOT_GROUP,
+        group: "snapshot.storage.k8s.io",
         version: "v1",
         kind: "VolumeSnapshot",
         plural: "volumesnapshots",
@@ -139,4 +139,27 @@ impl crate::Resource for VolumeSnapshotClass {
     const KIND: &'static str = "VolumeSnapshotClass";
     const PLURAL: &'static str = "volumesnapshotclasses";
     const NAMESPACED: bool = false;
+}
+
+impl k8s_openapi::Resource for VolumeSnapshotClass {
+    const API_VERSION: &'static str = "snapshot.storage.k8s.io/v1";
+    const GROUP: &'static str = SNAPSHOT_GROUP;
+    const KIND: &'static str = "VolumeSnapshotClass";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "volumesnapshotclasses";
+    type Scope = k8s_openapi::ClusterResourceScope;
+}
+
+impl k8s_openapi::ListableResource for VolumeSnapshotClass {
+    const LIST_KIND: &'static str = "VolumeSnapshotClassList";
+}
+
+impl k8s_openapi::Metadata for VolumeSnapshotClass {
+    type Ty = ObjectMeta;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
 }
