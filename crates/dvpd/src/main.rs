@@ -4,6 +4,7 @@
 //!   embedded store under the data dir, and writes `DATA/kubeconfig` for kubectl and `d8`.
 //! * `dvpd crds` prints the CustomResourceDefinitions of the resource model.
 
+mod client;
 mod paths;
 mod pki;
 mod up;

@@ -124,6 +124,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
     tokio::spawn(dvp_apiserver::gc::run(api.clone()));
+    let client = crate::client::in_process(router(state.clone()), &token);
+    let controllers = Arc::new(dvp_controllers::Context::new(client, data_dir.clone()));
+    tokio::spawn(dvp_controllers::run(controllers));
     tokio::spawn(dvp_apiserver::namespaces::run(api.clone()));
     state.ready.store(true, Ordering::Release);
     tracing::info!(listen = %args.listen, kubeconfig = %kubeconfig.display(), "dvpd is ready");

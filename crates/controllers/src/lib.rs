@@ -1,0 +1,23 @@
+//! The platform's controllers: one reconciler per kind, written against the Kubernetes API with
+//! kube-rs. In `dvpd up` they reach the API through an in-process client (no socket, same
+//! semantics as kubectl's requests); pointed at a real cluster with the CRDs installed, the same
+//! code runs unchanged.
+//!
+//! Conventions: a reconciler reads the object and what it depends on into an explicit state,
+//! runs its steps in order over that state, and writes `status` once at the end
+//! ([`status::write`]), with typed conditions from `dvp_api::conditions` and Events through
+//! [`events::Recorder`].
+
+pub mod context;
+pub mod events;
+pub mod status;
+pub mod vmclass;
+
+pub use context::Context;
+
+use std::sync::Arc;
+
+/// Start every controller; returns when they all stop (normally never).
+pub async fn run(ctx: Arc<Context>) {
+    tokio::join!(vmclass::run(ctx.clone()));
+}
