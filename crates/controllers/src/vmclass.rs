@@ -13,9 +13,10 @@ use dvp_api::kinds::virtual_machine_class::VirtualMachineClassStatus;
 use dvp_api::kinds::virtual_machine_class::v1alpha2::VirtualMachineClass;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ListParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::api::Api;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 use crate::Context;
@@ -85,12 +86,17 @@ pub fn desired_status(
     status
 }
 
-async fn reconcile(class: Arc<VirtualMachineClass>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let vms: Api<VirtualMachine> = Api::all(ctx.client.clone());
-    let mut users: Vec<String> = vms
-        .list(&ListParams::default())
-        .await?
-        .items
+/// The controller's own context: the shared one plus a cache of VMs (a class's users).
+struct ClassCtx {
+    ctx: Arc<Context>,
+    vms: Store<VirtualMachine>,
+}
+
+async fn reconcile(class: Arc<VirtualMachineClass>, cc: Arc<ClassCtx>) -> Result<Action, Error> {
+    let ctx = &cc.ctx;
+    let mut users: Vec<String> = cc
+        .vms
+        .state()
         .iter()
         .filter(|vm| vm.spec.virtual_machine_class_name == class.name_any())
         .map(|vm| format!("{}/{}", vm.namespace().unwrap_or_default(), vm.name_any()))
@@ -105,7 +111,7 @@ async fn reconcile(class: Arc<VirtualMachineClass>, ctx: Arc<Context>) -> Result
     }
 }
 
-fn error_policy(_: Arc<VirtualMachineClass>, error: &Error, _: Arc<Context>) -> Action {
+fn error_policy(_: Arc<VirtualMachineClass>, error: &Error, _: Arc<ClassCtx>) -> Action {
     tracing::warn!(%error, "vmclass reconcile failed");
     Action::requeue(Duration::from_secs(5))
 }
@@ -113,12 +119,20 @@ fn error_policy(_: Arc<VirtualMachineClass>, error: &Error, _: Arc<Context>) -> 
 pub async fn run(ctx: Arc<Context>) {
     let classes: Api<VirtualMachineClass> = Api::all(ctx.client.clone());
     let vms: Api<VirtualMachine> = Api::all(ctx.client.clone());
+    let (store, writer) = reflector::store();
+    let cache = reflector::reflector(writer, watcher(vms.clone(), watcher::Config::default()))
+        .default_backoff()
+        .for_each(|_| futures::future::ready(()));
+    tokio::spawn(cache);
+    let cc = Arc::new(ClassCtx { ctx, vms: store });
     Controller::new(classes, watcher::Config::default())
+        // Many VM changes in a burst make one class reconcile, not one each.
+        .with_config(controller::Config::default().debounce(Duration::from_secs(1)))
         .watches(vms, watcher::Config::default(), |vm: VirtualMachine| {
             let name = vm.spec.virtual_machine_class_name;
             (!name.is_empty()).then(|| kube::runtime::reflector::ObjectRef::new(&name))
         })
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, cc)
         .for_each(|_| futures::future::ready(()))
         .await;
 }

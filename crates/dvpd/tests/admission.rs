@@ -8,7 +8,7 @@ use common::*;
 /// Apply `manifest`, expect `The <Kind> "<name>" is invalid: <field>…` and no write.
 #[track_caller]
 fn rejected(p: &Platform, manifest: &str, kind: &str, name: &str, field: &str) -> String {
-    let before = p.revision();
+    let before = p.user_state();
     let r = p.apply(manifest);
     assert!(
         !r.ok(),
@@ -27,7 +27,7 @@ fn rejected(p: &Platform, manifest: &str, kind: &str, name: &str, field: &str) -
         r.stderr
     );
     assert_eq!(
-        p.revision(),
+        p.user_state(),
         before,
         "a rejected write must not change the store"
     );
@@ -36,7 +36,7 @@ fn rejected(p: &Platform, manifest: &str, kind: &str, name: &str, field: &str) -
 
 #[track_caller]
 fn patch_rejected(p: &Platform, resource: &str, name: &str, patch: &str, field: &str) -> String {
-    let before = p.revision();
+    let before = p.user_state();
     let r = p.kubectl(&["patch", resource, name, "--type", "merge", "-p", patch]);
     assert!(
         !r.ok(),
@@ -54,7 +54,7 @@ fn patch_rejected(p: &Platform, resource: &str, name: &str, patch: &str, field: 
         r.stderr
     );
     assert_eq!(
-        p.revision(),
+        p.user_state(),
         before,
         "a rejected write must not change the store"
     );
@@ -550,7 +550,7 @@ fn a_vmop_spec_is_immutable_but_its_labels_are_not() {
         .expect_ok()
         .stdout;
     let name = out.split_whitespace().next().unwrap().to_string();
-    let before = p.revision();
+    let before = p.user_state();
     let r = p
         .kubectl(&[
             "patch",
@@ -568,7 +568,7 @@ fn a_vmop_spec_is_immutable_but_its_labels_are_not() {
         "{}",
         r.stderr
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
     p.kubectl(&["label", &name, "note=ok"]).expect_ok();
 }
 
@@ -576,20 +576,20 @@ fn a_vmop_spec_is_immutable_but_its_labels_are_not() {
 fn a_vmop_of_an_unknown_type_is_rejected() {
     let p = Platform::start();
     let m = guide_manifest(guide_lines::VMOP_RESTART).replace("type: Restart", "type: Reboot");
-    let before = p.revision();
+    let before = p.user_state();
     let r = p.kubectl_stdin(&["create", "-f", "-"], &m).expect_err();
     assert!(
         r.stderr.contains("spec.type") && r.stderr.contains("Unsupported value: \"Reboot\""),
         "{}",
         r.stderr
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
 fn a_vmclass_cpu_section_is_immutable() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let r = p
         .kubectl(&[
             "patch",
@@ -606,7 +606,7 @@ fn a_vmclass_cpu_section_is_immutable() {
         "{}",
         r.stderr
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -664,7 +664,7 @@ fn the_default_class_sizing_policy_applies_to_vms_without_a_class() {
     let p = Platform::start();
     p.kubectl(&["annotate", "vmclass", "generic", DEFAULT_CLASS])
         .expect_ok();
-    let before = p.revision();
+    let before = p.user_state();
     let m = classless_vm("defaulted").replace("cores: 1\n", "cores: 2\n    coreFraction: 30%\n");
     let r = p.apply(&m);
     assert!(
@@ -679,7 +679,7 @@ fn the_default_class_sizing_policy_applies_to_vms_without_a_class() {
         "{}",
         r.stderr
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -687,7 +687,7 @@ fn only_one_class_may_be_the_default() {
     let p = Platform::start();
     p.kubectl(&["annotate", "vmclass", "generic", DEFAULT_CLASS])
         .expect_ok();
-    let before = p.revision();
+    let before = p.user_state();
     let r = p
         .kubectl(&["annotate", "vmclass", "host", DEFAULT_CLASS])
         .expect_err();
@@ -697,7 +697,7 @@ fn only_one_class_may_be_the_default() {
         "{}",
         r.stderr
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
     let out = p.kubectl(&["get", "vmclass"]).expect_ok().stdout;
     assert_eq!(
         cell(&out, "generic", "ISDEFAULT").as_deref(),

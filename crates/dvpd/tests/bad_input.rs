@@ -27,7 +27,7 @@ fn post_rejected(
     code: u16,
     reason: &str,
 ) -> Value {
-    let before = p.revision();
+    let before = p.user_state();
     let (got, text) = p.http("POST", path, Some(content_type), Some(body));
     assert_eq!(
         got, code,
@@ -38,7 +38,7 @@ fn post_rejected(
     assert_eq!(status["reason"], reason, "{text}");
     assert_eq!(status["status"], "Failure", "{text}");
     assert_eq!(
-        p.revision(),
+        p.user_state(),
         before,
         "a rejected request must not write anything"
     );
@@ -76,7 +76,7 @@ fn a_json_array_instead_of_an_object_is_400() {
 #[test]
 fn kubectl_refuses_malformed_yaml_and_nothing_is_stored() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let broken = guide_manifest(guide_lines::QUICKSTART_VM).replace("  cpu:\n", "  cpu: : :\n");
     let r = p.apply(&broken).expect_err();
     assert!(
@@ -87,7 +87,7 @@ fn kubectl_refuses_malformed_yaml_and_nothing_is_stored() {
     );
     let r = p.apply("{\"apiVersion\": ").expect_err();
     assert!(r.stderr.contains("error parsing STDIN"), "{}", r.stderr);
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn an_api_version_that_does_not_match_the_url_is_400() {
 #[test]
 fn kubectl_finds_no_match_for_an_unknown_api_version() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let m = guide_manifest(guide_lines::QUICKSTART_VM)
         .replace("deckhouse.io/v1alpha2", "deckhouse.io/v1");
     let r = p
@@ -149,13 +149,13 @@ fn kubectl_finds_no_match_for_an_unknown_api_version() {
     );
     // With validation on, kubectl first looks for the version's OpenAPI document; it must fail too.
     p.apply(&m).expect_err();
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
 fn kubectl_finds_no_match_for_an_unknown_kind() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let m = guide_manifest(guide_lines::QUICKSTART_VM)
         .replace("kind: VirtualMachine\n", "kind: VirtualMachin\n");
     let r = p
@@ -166,7 +166,7 @@ fn kubectl_finds_no_match_for_an_unknown_kind() {
         "{}",
         r.stderr
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 fn with_unknown_field(name: &str) -> String {
@@ -176,7 +176,7 @@ fn with_unknown_field(name: &str) -> String {
 #[test]
 fn an_unknown_field_with_strict_validation_is_400() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let r = p
         .kubectl_stdin(
             &["apply", "--validate=strict", "-f", "-"],
@@ -195,7 +195,7 @@ fn an_unknown_field_with_strict_validation_is_400() {
         r.stderr
     );
     assert!(!p.exists("vm", "strict-vm", None));
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn ten_mib_image() -> String {
 #[test]
 fn a_10_mib_body_is_413_over_http() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let body = ten_mib_image();
     // The server answers before the upload ends; curl occasionally loses that early answer to the
     // connection reset (then it reports 100 or 0), so look for the final answer a few times.
@@ -285,13 +285,13 @@ fn a_10_mib_body_is_413_over_http() {
             .contains("Request entity too large"),
         "{s}"
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
 fn a_10_mib_manifest_is_refused_by_the_server_through_kubectl() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let file = p.write_file("big.json", &ten_mib_image());
     let r = p
         .kubectl(&["create", "--validate=false", "-f", file.to_str().unwrap()])
@@ -303,7 +303,7 @@ fn a_10_mib_manifest_is_refused_by_the_server_through_kubectl() {
         r.stderr
     );
     assert!(!p.exists("vi", "big", None));
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -335,7 +335,7 @@ fn invalid_names_are_422_naming_metadata_name() {
 #[test]
 fn kubectl_shows_the_invalid_name_message() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let m = guide_manifest(guide_lines::QUICKSTART_VI).replace("name: ubuntu", "name: Bad_Name");
     let r = p.apply(&m).expect_err();
     assert!(
@@ -343,7 +343,7 @@ fn kubectl_shows_the_invalid_name_message() {
         "{}",
         r.stderr
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -418,7 +418,7 @@ fn schema_violations_are_422_naming_each_field() {
 #[test]
 fn a_missing_required_field_is_422() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let m = quick_start_vm_named("nocpu").replace("  cpu:\n    cores: 1\n", "");
     let r = p.apply(&m).expect_err();
     assert!(
@@ -427,7 +427,7 @@ fn a_missing_required_field_is_422() {
         "{}",
         r.stderr
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -437,7 +437,7 @@ fn a_stale_resource_version_on_replace_is_409_conflict() {
     let mut v = p.get_json(&["vm", "linux-vm"]);
     p.kubectl(&["label", "vm", "linux-vm", "moved=on"])
         .expect_ok();
-    let before = p.revision();
+    let before = p.user_state();
     v["spec"]["cpu"]["cores"] = 4.into();
     let r = p
         .kubectl_stdin(&["replace", "-f", "-"], &v.to_string())
@@ -449,7 +449,7 @@ fn a_stale_resource_version_on_replace_is_409_conflict() {
         r.stderr
     );
     assert_eq!(p.jsonpath("vm", "linux-vm", "{.spec.cpu.cores}"), "1");
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -459,7 +459,7 @@ fn a_stale_resource_version_on_put_is_409_over_http() {
     let mut v = p.get_json(&["vm", "linux-vm"]);
     p.kubectl(&["label", "vm", "linux-vm", "moved=on"])
         .expect_ok();
-    let before = p.revision();
+    let before = p.user_state();
     v["spec"]["cpu"]["cores"] = 4.into();
     let (code, text) = p.http(
         "PUT",
@@ -469,14 +469,14 @@ fn a_stale_resource_version_on_put_is_409_over_http() {
     );
     assert_eq!(code, 409, "{text}");
     assert_eq!(status_of(&text)["reason"], "Conflict", "{text}");
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
 fn a_stale_resource_version_in_a_merge_patch_is_409() {
     let p = Platform::start();
     p.apply_quick_start();
-    let before = p.revision();
+    let before = p.user_state();
     let r = p
         .kubectl(&[
             "patch",
@@ -494,7 +494,7 @@ fn a_stale_resource_version_in_a_merge_patch_is_409() {
         r.stderr
     );
     assert_eq!(p.jsonpath("vm", "linux-vm", "{.spec.cpu.cores}"), "1");
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -549,7 +549,7 @@ fn an_unknown_resource_is_404() {
 /// Send a PATCH and assert the status code, reason and that nothing was written.
 #[track_caller]
 fn patch_rejected(p: &Platform, content_type: &str, body: &str, code: u16, reason: &str) {
-    let before = p.revision();
+    let before = p.user_state();
     let (got, text) = p.http(
         "PATCH",
         &format!("{VMS}/linux-vm"),
@@ -562,7 +562,7 @@ fn patch_rejected(p: &Platform, content_type: &str, body: &str, code: u16, reaso
     );
     assert_eq!(status_of(&text)["reason"], reason, "{text}");
     assert_eq!(
-        p.revision(),
+        p.user_state(),
         before,
         "a rejected patch must not write anything"
     );
@@ -599,7 +599,7 @@ fn an_unsupported_content_type_is_415() {
 #[test]
 fn patching_a_missing_object_is_404() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let r = p
         .kubectl(&[
             "patch",
@@ -615,7 +615,7 @@ fn patching_a_missing_object_is_404() {
         r.stderr.trim(),
         "Error from server (NotFound): virtualmachines.virtualization.deckhouse.io \"nope\" not found"
     );
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]

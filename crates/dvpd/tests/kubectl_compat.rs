@@ -94,7 +94,7 @@ fn kubectl_1_20_rejects_an_unknown_field_and_a_wrong_type_before_sending() {
         return;
     }
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let unknown = p.write_file(
         "bogus.yaml",
         &guide_vm().replace("cores: 1", "cores: 1\n    bogus: 3"),
@@ -116,7 +116,7 @@ fn kubectl_1_20_rejects_an_unknown_field_and_a_wrong_type_before_sending() {
         r.stderr
     );
     assert_eq!(
-        p.revision(),
+        p.user_state(),
         before,
         "client-side validation must stop both writes"
     );

@@ -172,7 +172,7 @@ fn server_side_apply_conflicts_with_another_manager_unless_forced() {
 #[test]
 fn server_dry_run_create_stores_nothing() {
     let p = Platform::start();
-    let before = p.revision();
+    let before = p.user_state();
     let r = p.kubectl_stdin(
         &["apply", "--dry-run=server", "-f", "-"],
         &guide_manifest(guide_lines::QUICKSTART_VM),
@@ -182,14 +182,14 @@ fn server_dry_run_create_stores_nothing() {
         format!("{VM}/linux-vm created (server dry run)\n")
     );
     assert!(!p.exists("vm", "linux-vm", None));
-    assert_eq!(p.revision(), before, "a dry run must not write");
+    assert_eq!(p.user_state(), before, "a dry run must not write");
 }
 
 #[test]
 fn server_dry_run_patch_and_delete_change_nothing() {
     let p = Platform::start();
     p.apply_quick_start();
-    let before = p.revision();
+    let before = p.user_state();
     let r = p.kubectl(&[
         "patch",
         "vm",
@@ -215,7 +215,7 @@ fn server_dry_run_patch_and_delete_change_nothing() {
         format!("{VM} \"linux-vm\" deleted (server dry run)\n")
     );
     assert!(p.exists("vm", "linux-vm", None));
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -310,7 +310,7 @@ fn patch_json_adds_replaces_and_removes() {
 fn patch_json_with_a_failing_test_op_changes_nothing() {
     let p = Platform::start();
     p.apply_quick_start();
-    let before = p.revision();
+    let before = p.user_state();
     let ops = r#"[{"op":"test","path":"/spec/cpu/cores","value":8},{"op":"replace","path":"/spec/cpu/cores","value":4}]"#;
     let r = p
         .kubectl(&["patch", "vm", "linux-vm", "--type=json", "-p", ops])
@@ -322,7 +322,7 @@ fn patch_json_with_a_failing_test_op_changes_nothing() {
         r.stderr
     );
     assert_eq!(p.jsonpath("vm", "linux-vm", "{.spec.cpu.cores}"), "1");
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]
@@ -692,7 +692,7 @@ fn resource_versions_grow_with_every_write() {
 fn diff_shows_the_pending_change_without_writing() {
     let p = Platform::start();
     p.apply_quick_start();
-    let before = p.revision();
+    let before = p.user_state();
     let changed = guide_manifest(guide_lines::QUICKSTART_VM).replace("cores: 1", "cores: 2");
     let file = p.write_file("vm.yaml", &changed);
     let r = p.kubectl(&["diff", "-f", file.to_str().unwrap()]);
@@ -720,7 +720,7 @@ fn diff_shows_the_pending_change_without_writing() {
         "a server dry-run update must answer with the object's resourceVersion, so diff shows no resourceVersion change: {changed_lines:?}"
     );
     assert_eq!(p.jsonpath("vm", "linux-vm", "{.spec.cpu.cores}"), "1");
-    assert_eq!(p.revision(), before);
+    assert_eq!(p.user_state(), before);
 }
 
 #[test]

@@ -377,7 +377,7 @@ fn delete_f_removes_the_objects_of_a_manifest() {
 fn the_standard_namespaces_cannot_be_deleted() {
     let p = Platform::start();
     for ns in ["default", "kube-system", "kube-public"] {
-        let before = p.revision();
+        let before = p.user_state();
         let r = p.kubectl(&["delete", "ns", ns, "--wait=false"]);
         assert!(
             !r.ok()
@@ -390,7 +390,7 @@ fn the_standard_namespaces_cannot_be_deleted() {
             r.stdout,
             r.stderr
         );
-        assert_eq!(p.revision(), before);
+        assert_eq!(p.user_state(), before);
         assert!(p.exists("ns", ns, None));
     }
 }

@@ -612,6 +612,47 @@ impl Platform {
             .expect("list resourceVersion")
     }
 
+    /// What users wrote: metadata and spec of the kinds users create (not `status`, not the
+    /// resourceVersion, not objects controllers make), as one comparable string. A rejected write
+    /// must leave it unchanged, while controllers keep updating status around it.
+    pub fn user_state(&self) -> String {
+        const LISTS: [&str; 16] = [
+            "/api/v1/namespaces",
+            "/api/v1/configmaps",
+            "/api/v1/secrets",
+            "/api/v1/services",
+            "/apis/deckhouse.io/v1alpha1/moduleconfigs",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualmachines",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualdisks",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualimages",
+            "/apis/virtualization.deckhouse.io/v1alpha2/clustervirtualimages",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualmachineclasses",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualmachineoperations",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualmachineblockdeviceattachments",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualdisksnapshots",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualmachinesnapshots",
+            "/apis/virtualization.deckhouse.io/v1alpha2/virtualmachinesnapshotoperations",
+            "/apis/snapshot.storage.k8s.io/v1/volumesnapshots",
+        ];
+        let mut state = Vec::new();
+        for path in LISTS {
+            let (code, body) = self.http("GET", path, None, None);
+            assert_eq!(code, 200, "list {path}: {body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            for mut item in v["items"].as_array().cloned().unwrap_or_default() {
+                let obj = item.as_object_mut().unwrap();
+                obj.remove("status");
+                if let Some(meta) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                    meta.remove("resourceVersion");
+                    meta.remove("managedFields");
+                }
+                state.push(format!("{path} {item}"));
+            }
+        }
+        state.sort();
+        state.join("\n")
+    }
+
     /// Apply the quick-start VirtualImage, VirtualDisk and VirtualMachine of the guide.
     pub fn apply_quick_start(&self) {
         for line in [
