@@ -2,10 +2,10 @@
 //! no manifest references, and abandoned upload sessions.
 //!
 //! Safety against concurrent pushes comes from two rules: the whole collection holds the
-//! registry lock exclusively (no manifest write or blob commit interleaves with it), and
-//! unreferenced blobs and untagged manifests younger than the grace period are kept (a client
-//! may have pushed its blobs and not yet its manifest; committing or `HEAD`ing a blob restarts
-//! its clock).
+//! registry lock exclusively (no manifest write or blob commit interleaves with it), and blobs
+//! and by-digest manifests pushed for a manifest or tag that has not arrived yet are kept for
+//! the grace period ([`crate::pending`]): a client may have pushed its blobs and not yet its
+//! manifest. Everything else unreferenced goes at once, however recent.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -56,10 +56,11 @@ impl Registry {
     ///
     /// 1. Every tag for which `keep(repo, tag)` is false is deleted, with the manifest it
     ///    pointed to unless another tag still points there.
-    /// 2. Untagged manifests that no remaining index lists are deleted once older than the
-    ///    grace period.
+    /// 2. Untagged manifests that no remaining index lists are deleted, unless they were pushed
+    ///    by digest less than the grace period ago (a tag or index may be on its way).
     /// 3. Blobs that no remaining manifest references and that are not in `extra_roots` (the
-    ///    blobs volumes use as backing files) are deleted once older than the grace period.
+    ///    blobs volumes use as backing files) are deleted, unless they were pushed, `HEAD`ed or
+    ///    mounted less than the grace period ago without a manifest referencing them since.
     /// 4. Upload sessions idle for longer than the upload TTL are deleted.
     ///
     /// `keep` is called while the registry is locked, so every tag it sees was pushed before
@@ -80,6 +81,7 @@ impl Registry {
         }
         self.sweep_blobs(&referenced, extra_roots, now, &mut report)?;
         self.sweep_uploads(now, &mut report)?;
+        self.pending.expire(now, self.options.gc_grace);
         tracing::info!(%report, "DVCR garbage collection finished");
         Ok(report)
     }
@@ -92,7 +94,6 @@ impl Registry {
         referenced: &mut HashSet<Digest>,
         report: &mut GcReport,
     ) -> Result<()> {
-        let mut untagged_now = HashSet::new();
         let mut roots = BTreeSet::new();
         for tag in self.tags(repo)? {
             let target = self.tag_target(repo, &tag)?;
@@ -101,7 +102,6 @@ impl Registry {
             } else {
                 self.remove_tag_file(repo, &tag)?;
                 report.tags_deleted += 1;
-                untagged_now.extend(target);
             }
         }
         // Manifests reachable from a kept tag, through index children.
@@ -122,8 +122,11 @@ impl Registry {
                 continue;
             }
             let link = self.layout.manifest_link(repo, &digest);
-            let young = !untagged_now.contains(&digest) && self.is_young(&link, now);
-            if young {
+            let grace = self.options.gc_grace;
+            if self
+                .pending
+                .protects_manifest(repo, &digest, mtime(&link), now, grace)
+            {
                 // Kept for now: keep what it references too.
                 if let Some(parsed) = self.read_parsed(repo, &digest)? {
                     referenced.extend(parsed.content.blobs().iter().map(|d| d.digest.clone()));
@@ -159,7 +162,10 @@ impl Registry {
                 report.blobs_remaining += 1;
                 continue;
             }
-            if self.is_young(&path, now) {
+            if self
+                .pending
+                .protects_blob(&digest, mtime(&path), now, self.options.gc_grace)
+            {
                 report.blobs_kept_recent += 1;
                 report.blobs_remaining += 1;
                 continue;
@@ -202,15 +208,8 @@ impl Registry {
         }
         Ok(())
     }
+}
 
-    /// Whether a file was modified within the grace period (a time in the future counts too).
-    fn is_young(&self, path: &Path, now: SystemTime) -> bool {
-        let Ok(modified) = fs::metadata(path).and_then(|m| m.modified()) else {
-            return false;
-        };
-        match now.duration_since(modified) {
-            Ok(age) => age < self.options.gc_grace,
-            Err(_) => true,
-        }
-    }
+fn mtime(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
 }

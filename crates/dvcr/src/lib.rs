@@ -24,6 +24,7 @@ mod http;
 mod layout;
 pub mod manifest;
 mod names;
+mod pending;
 mod registry;
 mod uploads;
 

@@ -22,6 +22,7 @@ use crate::fsutil::{list_names, read_optional, remove_empty_dirs, sync_dir, touc
 use crate::layout::Layout;
 use crate::manifest::{ParsedManifest, parse_manifest};
 use crate::names::{Reference, validate_name, validate_tag};
+use crate::pending::Pending;
 use crate::uploads::Sessions;
 
 /// Tunables of a registry.
@@ -57,6 +58,7 @@ pub struct Registry {
     pub(crate) options: RegistryOptions,
     lock: RwLock<()>,
     pub(crate) sessions: Sessions,
+    pub(crate) pending: Pending,
 }
 
 /// A blob ready to be committed: a sealed file, or one already in the registry.
@@ -117,6 +119,7 @@ impl Registry {
             options,
             lock: RwLock::new(()),
             sessions: Arc::new(Mutex::new(HashMap::new())),
+            pending: Pending::new(),
         })
     }
 
@@ -160,12 +163,13 @@ impl Registry {
     }
 
     /// Size of a blob a client is about to reference (HTTP `HEAD`, cross-repository mount);
-    /// restarts the blob's garbage-collection grace period so it survives until the
-    /// client's manifest arrives.
+    /// protects the blob from garbage collection for the grace period, or until a manifest
+    /// referencing it arrives.
     pub fn claim_blob(&self, digest: &Digest) -> Option<u64> {
         let _shared = self.shared();
         let size = self.blob_size(digest)?;
         touch(&self.layout.blob(digest)).ok()?;
+        self.pending.blob(digest);
         Some(size)
     }
 
@@ -284,6 +288,7 @@ impl Registry {
                     io::ErrorKind::NotFound => DvcrError::BlobUnknown(digest.clone()),
                     _ => DvcrError::io("touch", &path)(e),
                 })?;
+                self.pending.blob(&digest);
                 Ok(digest)
             }
             PreparedBlob::Sealed { blob, remove_after } => {
@@ -309,6 +314,7 @@ impl Registry {
             Err(e) => return Err(DvcrError::io("store blob", &target)(e)),
         }
         touch(&target).map_err(DvcrError::io("touch", &target))?;
+        self.pending.blob(&digest);
         sealed.linked();
         Ok(digest)
     }
@@ -422,7 +428,14 @@ impl Registry {
                 &self.layout.tag(repo, tag),
                 digest.to_string().as_bytes(),
             )?;
+            self.pending.manifests_referenced(repo, [digest]);
+        } else {
+            self.pending.untagged_manifest(repo, digest);
         }
+        let children = parsed.content.children().iter().map(|c| &c.digest);
+        self.pending.manifests_referenced(repo, children);
+        let blobs = parsed.content.blobs().into_iter().map(|b| &b.digest);
+        self.pending.blobs_referenced(blobs.chain([digest]));
         Ok(())
     }
 

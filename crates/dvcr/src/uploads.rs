@@ -240,7 +240,9 @@ impl Registry {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(DvcrError::io("store blob", &target)(e)),
         }
-        touch(&target).map_err(DvcrError::io("touch", &target))
+        touch(&target).map_err(DvcrError::io("touch", &target))?;
+        self.pending.blob(digest);
+        Ok(())
     }
 
     /// Cancels a session and removes its bytes.

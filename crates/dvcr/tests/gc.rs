@@ -87,15 +87,35 @@ fn blob_pushed_for_a_manifest_not_yet_written_survives_the_grace_period() {
         .unwrap();
 }
 
-#[test]
-fn unreferenced_blob_older_than_the_grace_period_is_removed() {
-    let (_dir, registry) = registry();
-    let loose = registry.put_blob_bytes(b"abandoned").unwrap();
-    let path = registry.blob_path(&loose).unwrap();
-    fs::File::open(&path)
+/// Ages a file by two hours.
+fn age(path: &std::path::Path) {
+    fs::File::open(path)
         .unwrap()
         .set_modified(SystemTime::now() - Duration::from_secs(2 * 3600))
         .unwrap();
+}
+
+#[test]
+fn blobs_of_an_image_deleted_right_after_its_push_are_freed_at_once() {
+    let (dir, registry) = registry(); // default grace: one hour
+    let disk = fake_qcow2(dir.path(), "d.qcow2", &noise(5, 10_000));
+    let image = registry
+        .push_disk_image("vi/d/x", "u1", &disk, &qcow2_facts(1))
+        .unwrap();
+    let report = registry.gc(&|_, _| false, &no_roots()).unwrap();
+    assert_eq!(report.blobs_deleted, 3, "{report}");
+    assert!(!registry.has_blob(&image.disk_digest));
+    assert_eq!(report.blobs_remaining, 0);
+}
+
+#[test]
+fn unreferenced_blob_left_before_a_restart_goes_once_older_than_the_grace_period() {
+    let (_dir, registry) = registry();
+    let loose = registry.put_blob_bytes(b"abandoned").unwrap();
+    let root = registry.root().to_path_buf();
+    drop(registry);
+    age(&root.join("blobs/sha256").join(loose.hex()));
+    let registry = dvp_dvcr::Registry::open(&root).unwrap();
     let report = registry.gc(&keep_all, &no_roots()).unwrap();
     assert_eq!(report.blobs_deleted, 1);
     assert_eq!(report.bytes_freed, 9);
@@ -103,43 +123,81 @@ fn unreferenced_blob_older_than_the_grace_period_is_removed() {
 }
 
 #[test]
-fn head_of_an_old_blob_restarts_its_grace_period() {
+fn young_blob_left_before_a_restart_keeps_its_grace() {
+    let (_dir, registry) = registry();
+    let loose = registry
+        .put_blob_bytes(b"pushed just before the restart")
+        .unwrap();
+    let root = registry.root().to_path_buf();
+    drop(registry);
+    std::thread::sleep(Duration::from_millis(20));
+    let registry = dvp_dvcr::Registry::open(&root).unwrap();
+    assert_eq!(
+        registry
+            .gc(&keep_all, &no_roots())
+            .unwrap()
+            .blobs_kept_recent,
+        1
+    );
+    assert!(registry.has_blob(&loose));
+}
+
+#[test]
+fn head_of_an_old_blob_protects_it_until_its_manifest_arrives() {
     let (_dir, registry) = registry();
     let loose = registry.put_blob_bytes(b"reused").unwrap();
-    fs::File::open(registry.blob_path(&loose).unwrap())
-        .unwrap()
-        .set_modified(SystemTime::now() - Duration::from_secs(2 * 3600))
-        .unwrap();
+    let root = registry.root().to_path_buf();
+    drop(registry);
+    age(&root.join("blobs/sha256").join(loose.hex()));
+    let registry = dvp_dvcr::Registry::open(&root).unwrap();
     assert_eq!(registry.claim_blob(&loose), Some(6));
     registry.gc(&keep_all, &no_roots()).unwrap();
     assert!(registry.has_blob(&loose));
 }
 
 #[test]
-fn untagged_manifest_is_kept_while_young_and_removed_after() {
+fn manifest_pushed_by_digest_waits_for_its_tag_during_the_grace_period() {
     let (_dir, registry) = registry();
-    let (digest, ..) = push_small_image(&registry, "vi/d/x", "u1", 1);
+    let (tagged, ..) = push_small_image(&registry, "vi/d/x", "u1", 1);
     registry.delete_tag("vi/d/x", "u1").unwrap();
-    registry.gc(&keep_all, &no_roots()).unwrap();
+    let config = registry.put_blob_bytes(&noise(7, 10)).unwrap();
+    let by_digest = image_manifest((&config, 10), &[]);
+    let digest = Digest::of_bytes(&by_digest);
+    registry
+        .put_manifest("vi/d/x", &digest.to_string(), &by_digest, "")
+        .unwrap();
+
+    let report = registry.gc(&keep_all, &no_roots()).unwrap();
+    assert_eq!(
+        report.manifests_deleted, 1,
+        "the untagged one goes: {report}"
+    );
+    assert!(
+        registry
+            .get_manifest("vi/d/x", &tagged.to_string())
+            .unwrap()
+            .is_none()
+    );
     assert!(
         registry
             .get_manifest("vi/d/x", &digest.to_string())
             .unwrap()
             .is_some()
     );
+    assert!(registry.has_blob(&config));
 
     let (_dir, registry) = registry_with(no_grace());
-    let (digest, _, layer) = push_small_image(&registry, "vi/d/x", "u1", 1);
-    registry.delete_tag("vi/d/x", "u1").unwrap();
-    let report = registry.gc(&keep_all, &no_roots()).unwrap();
-    assert_eq!(report.manifests_deleted, 1);
+    registry.put_blob_bytes(&noise(7, 10)).unwrap();
+    registry
+        .put_manifest("vi/d/x", &digest.to_string(), &by_digest, "")
+        .unwrap();
+    registry.gc(&keep_all, &no_roots()).unwrap();
     assert!(
         registry
             .get_manifest("vi/d/x", &digest.to_string())
             .unwrap()
             .is_none()
     );
-    assert!(!registry.has_blob(&layer));
 }
 
 #[test]
