@@ -51,10 +51,15 @@ pub enum ImportError {
         detail: String,
     },
     #[error(
-        "the image unpacks to more than {limit} bytes{reason}; refusing it as a possible decompression bomb"
+        "the image unpacks to more than {}{reason}; refusing it as a possible decompression bomb",
+        size(*limit)
     )]
     DecompressionBomb { limit: u64, reason: String },
-    #[error("the image's virtual size of {virtual_size} bytes exceeds the limit of {limit} bytes")]
+    #[error(
+        "the image's virtual size of {} exceeds the limit of {}",
+        size(*virtual_size),
+        size(*limit)
+    )]
     TooLarge { virtual_size: u64, limit: u64 },
     #[error("unsupported image: {detail}")]
     Unsupported { detail: String },
@@ -76,6 +81,26 @@ pub enum ImportError {
     Cancelled,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// `36700160` → `35 MiB (36700160 bytes)`: readable, and exact for those who compare.
+pub(crate) fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "";
+    for next in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    let shown = format!("{value:.1}");
+    let shown = shown.strip_suffix(".0").unwrap_or(&shown);
+    format!("{shown} {unit} ({bytes} bytes)")
 }
 
 fn is_no_space(error: &io::Error) -> bool {
@@ -133,6 +158,14 @@ impl ImportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_well_and_stay_exact() {
+        assert_eq!(size(512), "512 bytes");
+        assert_eq!(size(36_700_160), "35 MiB (36700160 bytes)");
+        assert_eq!(size(1_500_000_000), "1.4 GiB (1500000000 bytes)");
+        assert_eq!(size(10 << 30), "10 GiB (10737418240 bytes)");
+    }
 
     #[test]
     fn full_disk_is_recognised() {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::ImportError;
+use crate::error::{ImportError, size};
 use crate::sniff::{self, Compression, HEADER_LEN, HeaderFacts, SniffError, SourceFormat};
 
 /// Size caps for the bytes of one image.
@@ -153,21 +153,25 @@ impl Stager {
         Ok(facts)
     }
 
-    fn over_cap(&self, size: u64) -> ImportError {
+    fn over_cap(&self, reached: u64) -> ImportError {
         match (self.cap_reason, self.compression) {
             (CapReason::VirtualSizeLimit, _) => ImportError::TooLarge {
-                virtual_size: size,
+                virtual_size: reached,
                 limit: self.cap,
             },
             (CapReason::Announced(announced), None) => ImportError::Corrupt {
                 detail: format!(
-                    "the file is larger than {} bytes although its header announces a {announced}-byte disk",
-                    self.cap
+                    "the file is larger than {} although its header announces a disk of {}",
+                    size(self.cap),
+                    size(announced)
                 ),
             },
             (CapReason::Announced(announced), Some(_)) => ImportError::DecompressionBomb {
                 limit: self.cap,
-                reason: format!(" although its header announces a {announced}-byte disk"),
+                reason: format!(
+                    " although its header announces a disk of {}",
+                    size(announced)
+                ),
             },
             (CapReason::Configured, _) => ImportError::DecompressionBomb {
                 limit: self.cap,
@@ -311,7 +315,10 @@ mod tests {
             matches!(error, ImportError::DecompressionBomb { .. }),
             "{error}"
         );
-        assert!(error.to_string().contains("announces a 1048576-byte disk"));
+        assert!(
+            error.to_string().contains("announces a disk of 1 MiB"),
+            "{error}"
+        );
     }
 
     #[test]
