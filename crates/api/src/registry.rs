@@ -904,6 +904,30 @@ fn build_kinds() -> Vec<KindDef> {
             vmsop_columns(),
         ),
         KindDef {
+            group: crate::kinds::instance::INTERNAL_GROUP,
+            kind: "InternalVirtualizationVirtualMachineInstance",
+            plural: "internalvirtualizationvirtualmachineinstances",
+            singular: "internalvirtualizationvirtualmachineinstance",
+            short_names: &["intvirtvmi"],
+            categories: &[],
+            namespaced: true,
+            versions: vec![VersionDef {
+                name: "v1",
+                served: true,
+                storage: true,
+                deprecation_warning: None,
+                schema: typed::<
+                    crate::kinds::instance::InstanceSpec,
+                    crate::kinds::instance::InstanceStatus,
+                >(
+                    "One run of a virtual machine on a node (internal: written by the platform, not by users).",
+                    true,
+                ),
+                printer_columns: instance_columns(),
+                status_subresource: true,
+            }],
+        },
+        KindDef {
             group: mc::DECKHOUSE_GROUP,
             kind: "ModuleConfig",
             plural: "moduleconfigs",
@@ -963,6 +987,28 @@ fn build_kinds() -> Vec<KindDef> {
                 status_subresource: false,
             }],
         },
+    ]
+}
+
+fn instance_columns() -> Vec<PrinterColumn> {
+    vec![
+        col("Phase", "string", ".status.phase", 0, "Where the run is."),
+        col(
+            "Node",
+            "string",
+            ".spec.nodeName",
+            0,
+            "Node the run is scheduled to.",
+        ),
+        col(
+            "PID",
+            "integer",
+            ".status.pid",
+            1,
+            "QEMU's process id on the node.",
+        ),
+        col("Accel", "string", ".status.accel", 1, "kvm or tcg."),
+        age(),
     ]
 }
 

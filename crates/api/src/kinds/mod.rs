@@ -2,6 +2,7 @@
 
 pub mod cluster_virtual_image;
 pub mod common;
+pub mod instance;
 pub mod module_config;
 pub mod virtual_disk;
 pub mod virtual_disk_snapshot;
@@ -19,6 +20,7 @@ pub mod virtual_machine_snapshot_operation;
 pub mod volume_snapshot;
 
 pub use cluster_virtual_image::ClusterVirtualImage;
+pub use instance::InternalVirtualizationVirtualMachineInstance;
 pub use module_config::{ModuleConfig, VirtualizationSettings};
 pub use virtual_disk::VirtualDisk;
 pub use virtual_disk_snapshot::VirtualDiskSnapshot;
