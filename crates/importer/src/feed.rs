@@ -89,6 +89,43 @@ impl FeedReader {
         std::mem::take(&mut self.restarted)
     }
 
+    /// The next bytes as they arrived (no copy); `None` at the end of the source.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        loop {
+            if !self.chunk.is_empty() {
+                return Ok(Some(std::mem::take(&mut self.chunk)));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            if self.stop.is_cancelled() {
+                return Err(io::Error::other(Interrupt::Aborted));
+            }
+            self.receive()?;
+        }
+    }
+
+    fn receive(&mut self) -> io::Result<()> {
+        match self.rx.blocking_recv() {
+            Some(Feed::Data(chunk)) => {
+                self.hasher.update(&chunk);
+                self.chunk = chunk;
+                Ok(())
+            }
+            Some(Feed::Restart) => {
+                self.hasher.reset();
+                self.chunk = Bytes::new();
+                self.restarted = true;
+                Err(io::Error::other(Interrupt::Restart))
+            }
+            Some(Feed::End) => {
+                self.ended = true;
+                Ok(())
+            }
+            None => Err(io::Error::other(Interrupt::Aborted)),
+        }
+    }
+
     /// Digests of every byte since the last restart.
     pub fn checksums(&self) -> Checksums {
         self.hasher.clone().finish()
@@ -110,19 +147,7 @@ impl Read for FeedReader {
             if self.stop.is_cancelled() {
                 return Err(io::Error::other(Interrupt::Aborted));
             }
-            match self.rx.blocking_recv() {
-                Some(Feed::Data(chunk)) => {
-                    self.hasher.update(&chunk);
-                    self.chunk = chunk;
-                }
-                Some(Feed::Restart) => {
-                    self.hasher.reset();
-                    self.restarted = true;
-                    return Err(io::Error::other(Interrupt::Restart));
-                }
-                Some(Feed::End) => self.ended = true,
-                None => return Err(io::Error::other(Interrupt::Aborted)),
-            }
+            self.receive()?;
         }
     }
 }
@@ -182,6 +207,28 @@ mod tests {
             reader.checksums().md5.unwrap(),
             "900150983cd24fb0d6963f7d28e17f72"
         );
+    }
+
+    #[test]
+    fn chunks_come_out_whole_after_a_partial_read() {
+        let (sender, mut reader) = channel(&[], CancellationToken::new());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            sender
+                .data(Bytes::from_static(b"header+rest"))
+                .await
+                .unwrap();
+            sender.data(Bytes::from_static(b"next")).await.unwrap();
+            sender.end().await.unwrap();
+        });
+        let mut prefix = [0u8; 6];
+        reader.read_exact(&mut prefix).unwrap();
+        assert_eq!(&prefix, b"header");
+        assert_eq!(reader.next_chunk().unwrap().unwrap(), "+rest");
+        assert_eq!(reader.next_chunk().unwrap().unwrap(), "next");
+        assert_eq!(reader.next_chunk().unwrap(), None);
     }
 
     #[test]

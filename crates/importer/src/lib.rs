@@ -62,7 +62,7 @@ impl Default for ImportOptions {
             max_unpacked_bytes: 4 << 40,
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
-            always_compute: vec![Algorithm::Sha256],
+            always_compute: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::io::{self, Cursor, Read};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ImportError;
+use crate::feed::FeedReader;
 use crate::sniff::{COMPRESSION_MAGIC_LEN, Compression, detect_compression};
 use crate::stage::{Staged, Stager, sniff_error};
 
@@ -47,15 +48,53 @@ fn read_prefix(source: &mut impl Read, into: &mut Vec<u8>, want: usize) -> io::R
 
 const COPY_BUFFER: usize = 1 << 20;
 
-/// Unwraps `source` into `stager` and finishes it. Errors of `source` itself go through
+/// Where the bytes come from. A feed hands over uncompressed bytes without copying them.
+pub(crate) enum Input<'a> {
+    Reader(&'a mut dyn Read),
+    Feed(&'a mut FeedReader),
+}
+
+impl<'a> From<&'a mut FeedReader> for Input<'a> {
+    fn from(feed: &'a mut FeedReader) -> Self {
+        Input::Feed(feed)
+    }
+}
+
+impl Input<'_> {
+    fn as_read(&mut self) -> &mut dyn Read {
+        match self {
+            Input::Reader(reader) => *reader,
+            Input::Feed(feed) => *feed,
+        }
+    }
+}
+
+/// Moves a feed's remaining chunks into the stager as they are.
+fn pump_chunks(
+    feed: &mut FeedReader,
+    stager: &mut Stager,
+    stop: &CancellationToken,
+    source_error: &dyn Fn(io::Error) -> ImportError,
+) -> Result<(), ImportError> {
+    loop {
+        if stop.is_cancelled() {
+            return Err(ImportError::Cancelled);
+        }
+        match feed.next_chunk().map_err(source_error)? {
+            Some(chunk) => stager.push(&chunk)?,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Unwraps `input` into `stager` and finishes it. Errors of the input itself go through
 /// `source_error`; errors of the decompressor mean corrupt compressed data.
 pub(crate) fn unpack(
-    source: &mut dyn Read,
+    mut input: Input<'_>,
     stager: &mut Stager,
     stop: &CancellationToken,
     source_error: &dyn Fn(io::Error) -> ImportError,
 ) -> Result<Unpacked, ImportError> {
-    let mut source = Tagged(source);
     let read_failed = |error: io::Error, compression: Option<Compression>| -> ImportError {
         let is_source = error
             .get_ref()
@@ -75,11 +114,25 @@ pub(crate) fn unpack(
     };
 
     let mut prefix = Vec::with_capacity(COMPRESSION_MAGIC_LEN);
-    read_prefix(&mut source, &mut prefix, COMPRESSION_MAGIC_LEN)
-        .map_err(|e| read_failed(e, None))?;
+    read_prefix(
+        &mut Tagged(input.as_read()),
+        &mut prefix,
+        COMPRESSION_MAGIC_LEN,
+    )
+    .map_err(|e| read_failed(e, None))?;
     let compression = detect_compression(&prefix).map_err(sniff_error)?;
     stager.set_compression(compression);
 
+    if let (None, Input::Feed(feed)) = (compression, &mut input) {
+        stager.push(&prefix)?;
+        pump_chunks(feed, stager, stop, source_error)?;
+        return Ok(Unpacked {
+            staged: stager.finish()?,
+            compression,
+        });
+    }
+
+    let source = Tagged(input.as_read());
     let chained = Cursor::new(prefix).chain(source);
     let mut reader: Box<dyn Read + '_> = match compression {
         None => Box::new(chained),
@@ -131,12 +184,15 @@ mod tests {
         let path = dir.path().join("staged");
         let mut stager = Stager::create(&path, LIMITS).unwrap();
         let mut source = input;
-        let unpacked = unpack(&mut source, &mut stager, &CancellationToken::new(), &|e| {
-            ImportError::Io {
+        let unpacked = unpack(
+            Input::Reader(&mut source),
+            &mut stager,
+            &CancellationToken::new(),
+            &|e| ImportError::Io {
                 context: "reading".into(),
                 source: e,
-            }
-        })?;
+            },
+        )?;
         let bytes = std::fs::read(&path).unwrap();
         Ok((unpacked, bytes))
     }
@@ -244,12 +300,15 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let mut stager = Stager::create(&dir.path().join("s"), LIMITS).unwrap();
-        let error = unpack(&mut Failing, &mut stager, &CancellationToken::new(), &|e| {
-            ImportError::Io {
+        let error = unpack(
+            Input::Reader(&mut Failing),
+            &mut stager,
+            &CancellationToken::new(),
+            &|e| ImportError::Io {
                 context: "from the source".into(),
                 source: e,
-            }
-        })
+            },
+        )
         .unwrap_err();
         assert!(error.to_string().starts_with("from the source"), "{error}");
     }

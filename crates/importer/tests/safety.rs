@@ -219,7 +219,6 @@ async fn virtual_size_over_the_limit_is_refused_early() {
     let server = TestServer::start().await;
     server.serve_bytes("tiny.qcow2", read(TINY_QCOW2));
     server.knobs.chunk_delay_ms.store(20, Ordering::SeqCst);
-    let started = std::time::Instant::now();
     let run = run_import(http(server.url("tiny.qcow2")), &options).await;
     let error = run.assert_failed_cleanly();
     assert!(
@@ -227,8 +226,12 @@ async fn virtual_size_over_the_limit_is_refused_early() {
             if *virtual_size == TINY_VIRTUAL_SIZE && *limit == 16 << 20),
         "{error}"
     );
-    // Refused from the header: long before the 56 chunks × 20 ms the whole file takes.
-    assert!(started.elapsed() < Duration::from_millis(800));
+    // Refused from the header, long before the whole file was sent.
+    let sent = server.knobs.bytes_sent.load(Ordering::SeqCst);
+    assert!(
+        sent < read(TINY_QCOW2).len() as u64 / 2,
+        "{sent} bytes sent"
+    );
 }
 
 #[tokio::test]
@@ -342,7 +345,5 @@ async fn dropping_the_import_cleans_up() {
     let importing = import(&source, &work_dir, &options, &sender, &cancel);
     let outcome = tokio::time::timeout(Duration::from_millis(500), importing).await;
     assert!(outcome.is_err(), "the import should still be running");
-    // Give the worker thread a moment to notice.
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(std::fs::read_dir(&work_dir).unwrap().count(), 0);
 }

@@ -42,6 +42,7 @@ impl Default for Timeouts {
 }
 
 const MAX_REDIRECTS: usize = 10;
+const READ_BUFFER: usize = 4 << 20;
 const AGENT: &str = concat!("dvp-importer/", env!("CARGO_PKG_VERSION"));
 
 /// A failed exchange, before any HTTP status was received.
@@ -195,7 +196,10 @@ impl HttpClient {
         let io = tokio::time::timeout(self.timeouts.connect, self.connect(&target))
             .await
             .map_err(|_| HttpError::Timeout("connecting"))??;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        // Large reads: fewer syscalls and fewer, bigger chunks for the worker.
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(READ_BUFFER)
+            .handshake(TokioIo::new(io))
             .await
             .map_err(HttpError::Protocol)?;
         tokio::spawn(async move {

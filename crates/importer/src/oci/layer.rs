@@ -11,7 +11,7 @@ use crate::error::ImportError;
 use crate::feed::{FeedReader, interrupt};
 use crate::sniff::{COMPRESSION_MAGIC_LEN, Compression, detect_compression};
 use crate::stage::Stager;
-use crate::unpack::{Unpacked, unpack};
+use crate::unpack::{Input, Unpacked, unpack};
 
 /// Whether a tar entry's path is a file under the image's `/disk/` directory.
 pub(crate) fn is_disk_path(path: &Path) -> bool {
@@ -82,7 +82,7 @@ fn extract_once(
         let is_disk = entry.header().entry_type().is_file()
             && entry.path().is_ok_and(|path| is_disk_path(&path));
         if is_disk {
-            found = Some(unpack(&mut entry, stager, stop, &|e| {
+            found = Some(unpack(Input::Reader(&mut entry), stager, stop, &|e| {
                 layer_error(digest, e)
             })?);
             break;

@@ -13,7 +13,7 @@ use crate::error::ImportError;
 use crate::progress::{Plan, Stage};
 use crate::sniff::{self, HEADER_LEN, HeaderFacts, SourceFormat, detect_compression};
 use crate::stage::{Stager, check_announced, sniff_error};
-use crate::unpack::unpack;
+use crate::unpack::{Input, unpack};
 
 async fn read_header(path: &Path) -> Result<(Vec<u8>, u64), ImportError> {
     let path = path.to_path_buf();
@@ -118,7 +118,7 @@ pub(crate) async fn prepare_file(
     let worker = tokio::task::spawn_blocking(move || {
         let file = File::open(&source).map_err(|e| ImportError::io(&source, "opening", e))?;
         let mut reader = CountingReader::new(file, worker_count, hasher);
-        let unpacked = unpack(&mut reader, &mut stager, &stop, &|e| {
+        let unpacked = unpack(Input::Reader(&mut reader), &mut stager, &stop, &|e| {
             ImportError::io(&source, "reading", e)
         })?;
         Ok((unpacked, reader.checksums()))

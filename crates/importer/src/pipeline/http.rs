@@ -25,7 +25,7 @@ fn unpack_stream(
             Some(_) => ImportError::Cancelled,
             None => ImportError::Internal(format!("reading the download: {error}")),
         };
-        match unpack(&mut reader, &mut stager, stop, &source_error) {
+        match unpack((&mut reader).into(), &mut stager, stop, &source_error) {
             Ok(unpacked) => return Ok((unpacked, reader.checksums())),
             Err(_) if reader.take_restart() => stager.reset()?,
             Err(error) => return Err(error),

@@ -66,6 +66,7 @@ pub(crate) async fn run(
         stop,
     };
     cx.reporter.stage(Stage::Starting, 0.0);
+    let started = std::time::Instant::now();
     let prepared = match source {
         Source::Http {
             url,
@@ -90,6 +91,7 @@ pub(crate) async fn run(
         Source::File { path, checksum } => file::prepare_file(path, checksum, &mut cx).await?,
         Source::Volume { path } => file::prepare_volume(path, &mut cx).await?,
     };
+    tracing::debug!(elapsed = ?started.elapsed(), bytes = prepared.transferred, "source prepared");
     let result = if prepared.facts.format == SourceFormat::Iso {
         keep_iso(prepared, &mut cx).await?
     } else {
@@ -143,7 +145,10 @@ async fn make_qcow2(prepared: Prepared, cx: &mut Context<'_>) -> Result<ImportRe
         force_share: prepared.force_share,
     };
     let format = prepared.facts.format;
+    let started = std::time::Instant::now();
     inspect(&prepared.path, format, &policy).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "image inspected");
+    let started = std::time::Instant::now();
 
     let output = cx.scratch.path("disk.qcow2");
     let reporter = &mut cx.reporter;
@@ -155,6 +160,7 @@ async fn make_qcow2(prepared: Prepared, cx: &mut Context<'_>) -> Result<ImportRe
         |fraction| reporter.stage(Stage::Converting, fraction),
     )
     .await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "image converted");
     if prepared.in_scratch {
         cx.scratch.remove(&prepared.path);
     }

@@ -54,6 +54,8 @@ pub struct Knobs {
     pub no_length: AtomicBool,
     pub requests: AtomicU32,
     pub range_requests: AtomicU32,
+    /// Body bytes handed to connections so far.
+    pub bytes_sent: AtomicU64,
 }
 
 pub struct TestServer {
@@ -89,11 +91,11 @@ fn body_stream(content: Content, start: u64, knobs: Arc<Knobs>) -> Body {
     let cut_at = knobs.reset_after.swap(0, Ordering::SeqCst);
     let delay = Duration::from_millis(knobs.chunk_delay_ms.load(Ordering::SeqCst));
     let stream = futures::stream::unfold(
-        (content, start, 0u64, None::<tokio::fs::File>),
-        move |(content, offset, sent, mut file)| async move {
+        (content, start, 0u64, None::<tokio::fs::File>, knobs),
+        move |(content, offset, sent, mut file, knobs)| async move {
             if cut_at > 0 && sent >= cut_at {
                 let error = io::Error::new(io::ErrorKind::ConnectionReset, "test reset");
-                return Some((Err(error), (content, u64::MAX, sent, file)));
+                return Some((Err(error), (content, u64::MAX, sent, file, knobs)));
             }
             if offset == u64::MAX {
                 return None;
@@ -127,9 +129,10 @@ fn body_stream(content: Content, start: u64, knobs: Arc<Knobs>) -> Body {
                 }
             };
             let len = chunk.len() as u64;
+            knobs.bytes_sent.fetch_add(len, Ordering::SeqCst);
             Some((
                 Ok(Frame::data(chunk)),
-                (content, offset + len, sent + len, file),
+                (content, offset + len, sent + len, file, knobs),
             ))
         },
     );
