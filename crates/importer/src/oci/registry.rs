@@ -156,7 +156,8 @@ impl<'a> Registry<'a> {
         match challenge {
             Some(Challenge::Basic) => {
                 let credentials = self.credentials.ok_or_else(|| self.error(denied()))?;
-                self.authorization = Some(header_value(&credentials.basic())?);
+                self.authorization =
+                    Some(header_value(&credentials.basic()).map_err(|m| self.error(m))?);
                 Ok(())
             }
             Some(Challenge::Bearer {
@@ -178,7 +179,10 @@ impl<'a> Registry<'a> {
                 }
                 let mut headers = HeaderMap::new();
                 if let Some(credentials) = self.credentials {
-                    headers.insert(AUTHORIZATION, header_value(&credentials.basic())?);
+                    headers.insert(
+                        AUTHORIZATION,
+                        header_value(&credentials.basic()).map_err(|m| self.error(m))?,
+                    );
                 }
                 let body = match self.fetch(&url, &headers, "token").await? {
                     Fetched::Ok(body) => body,
@@ -186,7 +190,8 @@ impl<'a> Registry<'a> {
                 };
                 let token = parse_token(&body)
                     .ok_or_else(|| self.error("the token service answered without a token"))?;
-                self.authorization = Some(header_value(&format!("Bearer {token}"))?);
+                self.authorization =
+                    Some(header_value(&format!("Bearer {token}")).map_err(|m| self.error(m))?);
                 Ok(())
             }
             None => Err(self.error(denied())),
@@ -202,7 +207,7 @@ impl<'a> Registry<'a> {
     ) -> Result<Bytes, ImportError> {
         let mut headers = self.auth_headers();
         if let Some(accept) = accept {
-            headers.insert(ACCEPT, header_value(accept)?);
+            headers.insert(ACCEPT, header_value(accept).map_err(|m| self.error(m))?);
         }
         match self.fetch(url, &headers, what).await? {
             Fetched::Ok(body) => return Ok(body),
@@ -249,11 +254,8 @@ impl<'a> Registry<'a> {
     }
 }
 
-fn header_value(text: &str) -> Result<HeaderValue, ImportError> {
-    HeaderValue::from_str(text).map_err(|e| ImportError::Registry {
-        reference: String::new(),
-        message: format!("cannot send a header: {e}"),
-    })
+fn header_value(text: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(text).map_err(|e| format!("cannot send a header: {e}"))
 }
 
 /// A manifest fetched by digest must hash to that digest (only sha256 is checked here; other
