@@ -10,15 +10,28 @@ pub struct Context {
     pub recorder: Recorder,
     /// The platform's data dir (DVCR, volumes, import scratch live under it).
     pub data_dir: PathBuf,
+    /// The volume provisioners (files under `DATA/storage`), shared with whoever makes volumes.
+    pub storage: std::sync::Arc<dvp_storage::Provisioners>,
 }
 
 impl Context {
     pub fn new(client: kube::Client, data_dir: PathBuf) -> Context {
         let recorder = Recorder::new(client.clone(), "virtualization-controller");
+        let storage = dvp_storage::StorageConfig::under(
+            &data_dir,
+            dvp_storage::provisioners::this_node_name(),
+        );
         Context {
             client,
             recorder,
+            storage: std::sync::Arc::new(dvp_storage::Provisioners::with_qemu(&storage)),
             data_dir,
         }
+    }
+
+    /// The context with other storage settings (another shared root, such as an NFS mount).
+    pub fn with_storage(mut self, storage: std::sync::Arc<dvp_storage::Provisioners>) -> Context {
+        self.storage = storage;
+        self
     }
 }

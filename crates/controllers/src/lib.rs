@@ -12,6 +12,7 @@ pub mod context;
 pub mod events;
 pub mod status;
 pub mod vmclass;
+pub mod volumes;
 
 pub use context::Context;
 
@@ -19,5 +20,5 @@ use std::sync::Arc;
 
 /// Start every controller; returns when they all stop (normally never).
 pub async fn run(ctx: Arc<Context>) {
-    tokio::join!(vmclass::run(ctx.clone()));
+    tokio::join!(vmclass::run(ctx.clone()), volumes::run(ctx.clone()));
 }
