@@ -12,6 +12,8 @@ pub struct Context {
     pub data_dir: PathBuf,
     /// The volume provisioners (files under `DATA/storage`), shared with whoever makes volumes.
     pub storage: std::sync::Arc<dvp_storage::Provisioners>,
+    /// DVCR, imports, uploads and exports; the image and disk controllers run only with them.
+    pub images: Option<std::sync::Arc<crate::images::Services>>,
 }
 
 impl Context {
@@ -26,7 +28,15 @@ impl Context {
             recorder,
             storage: std::sync::Arc::new(dvp_storage::Provisioners::with_qemu(&storage)),
             data_dir,
+            images: None,
         }
+    }
+
+    /// The context with the image services (DVCR, imports, uploads) the image and disk
+    /// controllers need.
+    pub fn with_images(mut self, images: std::sync::Arc<crate::images::Services>) -> Context {
+        self.images = Some(images);
+        self
     }
 
     /// The context with other storage settings (another shared root, such as an NFS mount).

@@ -9,8 +9,12 @@
 //! [`events::Recorder`].
 
 pub mod context;
+pub mod cvi;
 pub mod events;
+pub mod images;
 pub mod status;
+pub mod vd;
+pub mod vi;
 pub mod vmclass;
 pub mod volumes;
 
@@ -20,5 +24,9 @@ use std::sync::Arc;
 
 /// Start every controller; returns when they all stop (normally never).
 pub async fn run(ctx: Arc<Context>) {
-    tokio::join!(vmclass::run(ctx.clone()), volumes::run(ctx.clone()));
+    tokio::join!(
+        vmclass::run(ctx.clone()),
+        images::run_all(ctx.clone()),
+        volumes::run(ctx.clone())
+    );
 }

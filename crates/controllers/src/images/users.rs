@@ -1,0 +1,255 @@
+//! Who uses a disk or an image (pure): what keeps it from being deleted, exported or copied.
+//!
+//! VMs do not run yet; [`vm_holds_its_disks`] is the one place that decides whether a VM keeps
+//! its block devices busy, for the VM controller to refine once VMs have a real power state.
+
+use dvp_api::kinds::virtual_disk::VirtualDiskPhase;
+use dvp_api::kinds::virtual_image::VirtualImagePhase;
+use dvp_api::kinds::virtual_machine::{BlockDeviceKind, RunPolicy, VirtualMachinePhase};
+use dvp_api::kinds::{ClusterVirtualImage, VirtualDisk, VirtualImage, VirtualMachine};
+use std::sync::Arc;
+
+use kube::{Resource as _, ResourceExt};
+
+/// HOOK for the VM issue: whether `vm` keeps the disks and images it references in use. Until
+/// VMs run, a VM holds its devices unless it is meant to be off (`runPolicy: AlwaysOff`) or
+/// reports itself `Stopped`.
+pub fn vm_holds_its_disks(vm: &VirtualMachine) -> bool {
+    let stopped = vm
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_ref())
+        .is_some_and(|p| *p == VirtualMachinePhase::Stopped);
+    vm.spec.run_policy != RunPolicy::AlwaysOff && !stopped
+}
+
+fn references(vm: &VirtualMachine, kind: BlockDeviceKind, name: &str) -> bool {
+    vm.spec
+        .block_device_refs
+        .iter()
+        .any(|r| r.kind == kind && r.name == name)
+}
+
+/// VMs of `namespace` that hold the disk `name` (`<vm name>`).
+pub fn vms_holding_disk(vms: &[Arc<VirtualMachine>], namespace: &str, name: &str) -> Vec<String> {
+    let mut out: Vec<String> = vms
+        .iter()
+        .filter(|vm| vm.namespace().as_deref() == Some(namespace))
+        .filter(|vm| references(vm, BlockDeviceKind::VirtualDisk, name))
+        .filter(|vm| vm_holds_its_disks(vm))
+        .map(|vm| vm.name_any())
+        .collect();
+    out.sort();
+    out
+}
+
+/// VMs that hold an image: a VirtualImage of `namespace`, or a ClusterVirtualImage when
+/// `namespace` is None (`<ns>/<vm name>`).
+pub fn vms_holding_image(
+    vms: &[Arc<VirtualMachine>],
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<String> {
+    let kind = if namespace.is_some() {
+        BlockDeviceKind::VirtualImage
+    } else {
+        BlockDeviceKind::ClusterVirtualImage
+    };
+    let mut out: Vec<String> = vms
+        .iter()
+        .filter(|vm| namespace.is_none() || vm.namespace().as_deref() == namespace)
+        .filter(|vm| references(vm, kind, name))
+        .filter(|vm| vm_holds_its_disks(vm))
+        .map(|vm| format!("{}/{}", vm.namespace().unwrap_or_default(), vm.name_any()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn disk_refers_to_image(vd: &VirtualDisk, kind: &str, name: &str) -> bool {
+    vd.spec
+        .data_source
+        .as_ref()
+        .and_then(|d| d.object_ref.as_ref())
+        .is_some_and(|r| r.kind.as_str() == kind && r.name == name)
+}
+
+fn disk_settled(vd: &VirtualDisk) -> bool {
+    matches!(
+        vd.status.as_ref().and_then(|s| s.phase.as_ref()),
+        Some(
+            VirtualDiskPhase::Ready
+                | VirtualDiskPhase::Failed
+                | VirtualDiskPhase::Resizing
+                | VirtualDiskPhase::Exporting
+                | VirtualDiskPhase::PvcLost
+                | VirtualDiskPhase::Migrating
+        )
+    )
+}
+
+/// What keeps an image from being deleted: disks still being made from it and, for an image
+/// kept on a volume (`backs_disks`), every disk whose volume is an overlay on it.
+pub fn image_deletion_blockers(
+    disks: &[Arc<VirtualDisk>],
+    namespace: Option<&str>,
+    name: &str,
+    image_uid: &str,
+    backs_disks: bool,
+) -> Vec<String> {
+    let kind = if namespace.is_some() {
+        "VirtualImage"
+    } else {
+        "ClusterVirtualImage"
+    };
+    let mut out = Vec::new();
+    for vd in disks {
+        if vd.meta().deletion_timestamp.is_some() {
+            continue;
+        }
+        if namespace.is_some() && vd.namespace().as_deref() != namespace {
+            continue;
+        }
+        let who = format!(
+            "VirtualDisk {}/{}",
+            vd.namespace().unwrap_or_default(),
+            vd.name_any()
+        );
+        let made_from_it = vd
+            .status
+            .as_ref()
+            .and_then(|s| s.source_uid.as_deref())
+            .is_some_and(|u| u == image_uid);
+        if disk_refers_to_image(vd, kind, name) && !disk_settled(vd) {
+            out.push(format!("{who} is being created from it"));
+        } else if backs_disks && made_from_it {
+            out.push(format!("{who} is an overlay on its volume"));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Images being created from the disk `namespace/name` right now.
+pub fn images_reading_disk(
+    images: &[Arc<VirtualImage>],
+    cluster_images: &[Arc<ClusterVirtualImage>],
+    namespace: &str,
+    name: &str,
+) -> Vec<String> {
+    let busy = |phase: Option<&VirtualImagePhase>| {
+        !matches!(
+            phase,
+            Some(VirtualImagePhase::Ready | VirtualImagePhase::Failed)
+        )
+    };
+    let mut out = Vec::new();
+    for vi in images {
+        let refers = vi
+            .spec
+            .data_source
+            .object_ref
+            .as_ref()
+            .is_some_and(|r| r.kind.as_str() == "VirtualDisk" && r.name == name);
+        if refers
+            && vi.namespace().as_deref() == Some(namespace)
+            && vi.meta().deletion_timestamp.is_none()
+            && busy(vi.status.as_ref().and_then(|s| s.phase.as_ref()))
+        {
+            out.push(format!("VirtualImage {namespace}/{}", vi.name_any()));
+        }
+    }
+    for cvi in cluster_images {
+        let refers = cvi.spec.data_source.object_ref.as_ref().is_some_and(|r| {
+            r.kind.as_str() == "VirtualDisk"
+                && r.name == name
+                && r.namespace.as_deref() == Some(namespace)
+        });
+        if refers
+            && cvi.meta().deletion_timestamp.is_none()
+            && busy(cvi.status.as_ref().and_then(|s| s.phase.as_ref()))
+        {
+            out.push(format!("ClusterVirtualImage {}", cvi.name_any()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vm(name: &str, run_policy: &str, disk: &str) -> VirtualMachine {
+        serde_json::from_value(json!({
+            "apiVersion": "virtualization.deckhouse.io/v1alpha2", "kind": "VirtualMachine",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"virtualMachineClassName": "generic", "runPolicy": run_policy,
+                     "cpu": {"cores": 1}, "memory": {"size": "1Gi"},
+                     "blockDeviceRefs": [{"kind": "VirtualDisk", "name": disk}, {"kind": "VirtualImage", "name": "img"}]}
+        }))
+        .unwrap()
+    }
+
+    fn vd(name: &str, image: &str, phase: Option<&str>, source_uid: Option<&str>) -> VirtualDisk {
+        let mut status = json!({});
+        if let Some(p) = phase {
+            status["phase"] = json!(p);
+        }
+        if let Some(u) = source_uid {
+            status["sourceUID"] = json!(u);
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "virtualization.deckhouse.io/v1alpha2", "kind": "VirtualDisk",
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"dataSource": {"type": "ObjectRef", "objectRef": {"kind": "VirtualImage", "name": image}}},
+            "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_vm_meant_to_be_off_does_not_hold_its_disks() {
+        let vms = [
+            Arc::new(vm("a", "AlwaysOff", "root")),
+            Arc::new(vm("b", "Manual", "root")),
+        ];
+        assert_eq!(vms_holding_disk(&vms, "ns", "root"), vec!["b".to_string()]);
+        assert!(vms_holding_disk(&vms, "other", "root").is_empty());
+    }
+
+    #[test]
+    fn vms_holding_an_image_are_named_with_their_namespace() {
+        let vms = [Arc::new(vm("a", "AlwaysOn", "root"))];
+        assert_eq!(
+            vms_holding_image(&vms, Some("ns"), "img"),
+            vec!["ns/a".to_string()]
+        );
+        assert!(vms_holding_image(&vms, None, "img").is_empty());
+    }
+
+    #[test]
+    fn a_disk_still_provisioning_from_an_image_blocks_its_deletion() {
+        let disks = [
+            Arc::new(vd("d1", "img", Some("Provisioning"), None)),
+            Arc::new(vd("d2", "img", Some("Ready"), Some("img-uid"))),
+            Arc::new(vd("d3", "other", None, None)),
+        ];
+        let b = image_deletion_blockers(&disks, Some("ns"), "img", "img-uid", false);
+        assert_eq!(
+            b,
+            vec!["VirtualDisk ns/d1 is being created from it".to_string()]
+        );
+    }
+
+    #[test]
+    fn disks_on_the_volume_of_a_pvc_image_block_its_deletion() {
+        let disks = [Arc::new(vd("d2", "img", Some("Ready"), Some("img-uid")))];
+        let b = image_deletion_blockers(&disks, Some("ns"), "img", "img-uid", true);
+        assert_eq!(
+            b,
+            vec!["VirtualDisk ns/d2 is an overlay on its volume".to_string()]
+        );
+    }
+}
