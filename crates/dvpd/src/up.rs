@@ -20,6 +20,29 @@ pub struct UpArgs {
     /// Address to serve the Kubernetes API on.
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    /// How long an image or disk with `dataSource.type: Upload` waits for its upload to start
+    /// before it fails (`90s`, `10m`, `1h`).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    upload_timeout: std::time::Duration,
+}
+
+/// `90`, `90s`, `10m`, `1h`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s, 10m or 1h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{text:?} is not a duration such as 90s, 10m or 1h")),
+    };
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 /// The bearer token clients must present; created once, kept across restarts.
@@ -113,7 +136,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let tls = dvp_apiserver::http::tls::server_config(&pki.cert_pem, &pki.key_pem)
         .map_err(anyhow::Error::msg)?;
     let kubeconfig = write_kubeconfig(&data_dir, args.listen, &token, &pki.ca_pem)?;
-    let app = router(state.clone());
+    // DVCR (`/v2`), uploads and disk export share the API's HTTPS port.
+    let mut images_config =
+        dvp_controllers::images::Config::for_address(&client_host(args.listen), args.listen.port());
+    images_config.upload_timeout = args.upload_timeout;
+    let images = dvp_controllers::images::Services::open(&data_dir, images_config)?;
+    let client = crate::client::in_process(router(state.clone()), &token);
+    let auth = dvp_controllers::images::http::token_auth(token.clone());
+    let app = router(state.clone())
+        .merge(dvp_dvcr::router(images.registry.clone(), auth.clone()))
+        .merge(dvp_controllers::images::http::routes(
+            images.clone(),
+            client.clone(),
+            auth,
+        ));
     let server = tokio::spawn(dvp_apiserver::http::tls::serve(
         listener,
         app,
@@ -124,8 +160,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
     tokio::spawn(dvp_apiserver::gc::run(api.clone()));
-    let client = crate::client::in_process(router(state.clone()), &token);
-    let controllers = Arc::new(dvp_controllers::Context::new(client, data_dir.clone()));
+    let controllers =
+        Arc::new(dvp_controllers::Context::new(client, data_dir.clone()).with_images(images));
     tokio::spawn(dvp_controllers::run(controllers));
     tokio::spawn(dvp_apiserver::namespaces::run(api.clone()));
     state.ready.store(true, Ordering::Release);
