@@ -36,6 +36,9 @@ ensure_kubectl() {
 # What building and running the platform needs.
 ensure_base() {
   apt_install ca-certificates build-essential pkg-config python3 curl
+  # Images and disks: qemu-img converts and makes volumes, skopeo talks to DVCR in tests, tar/gzip/xz
+  # build and unpack test images.
+  apt_install qemu-utils skopeo xz-utils gzip tar
   ensure_rust
   ensure_kubectl
 }

@@ -577,3 +577,78 @@ fn skopeo_copies_an_image_out_of_the_platforms_dvcr() {
     let file = out.path().join(layer.trim_start_matches("sha256:"));
     assert!(same_guest_content(&file, &guest.qcow2));
 }
+
+#[test]
+fn an_image_kept_on_a_volume_backs_disks_of_its_class_and_is_copied_to_others() {
+    let Some((p, server, guest, _www)) = setup() else {
+        return;
+    };
+    p.apply(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualImage\nmetadata:\n  name: onpvc\nspec:\n  storage: PersistentVolumeClaim\n  persistentVolumeClaim:\n    storageClassName: shared\n  dataSource:\n    type: HTTP\n    http:\n      url: URL\n"
+            .replace("URL", &server.url("f/tiny.qcow2"))
+            .as_str(),
+    )
+    .expect_ok();
+    wait_phase(&p, "vi", "onpvc", "Ready", 120);
+    let uid = p.jsonpath("vi", "onpvc", "{.metadata.uid}");
+    let claim = p.jsonpath("vi", "onpvc", "{.status.target.persistentVolumeClaimName}");
+    assert_eq!(claim, format!("d8v-vi-onpvc-{uid}"));
+    assert_eq!(
+        p.jsonpath("vi", "onpvc", "{.status.storageClassName}"),
+        "shared"
+    );
+    assert_eq!(
+        p.jsonpath("vi", "onpvc", "{.status.target.registryURL}"),
+        ""
+    );
+    assert_eq!(
+        p.jsonpath("vi", "onpvc", "{.status.size.unpackedBytes}"),
+        guest.virtual_size().to_string()
+    );
+    // The image's data lives on its volume only.
+    assert!(eventually(10, || dvcr_blob(&p, "vi/default/onpvc", &uid).is_none()));
+    let pv = p.jsonpath("pvc", &claim, "{.spec.volumeName}");
+    let image_file = p.jsonpath("pv", &pv, "{.spec.csi.volumeAttributes.path}");
+    assert!(same_guest_content(
+        std::path::Path::new(&image_file),
+        &guest.qcow2
+    ));
+
+    // Same class: an overlay on the image's volume; another class: a full copy.
+    p.apply(&vd(
+        "same",
+        None,
+        Some(&object_ref("VirtualImage", "onpvc")),
+    ))
+    .expect_ok();
+    p.apply(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: other\nspec:\n  persistentVolumeClaim:\n    storageClassName: local\n  dataSource:\n    type: ObjectRef\n    objectRef:\n      kind: VirtualImage\n      name: onpvc\n",
+    )
+    .expect_ok();
+    wait_phase(&p, "vd", "same", "Ready", 60);
+    wait_phase(&p, "vd", "other", "Ready", 60);
+    let file_of = |disk: &str| {
+        let claim = p.jsonpath("vd", disk, "{.status.target.persistentVolumeClaimName}");
+        let pv = p.jsonpath("pvc", &claim, "{.spec.volumeName}");
+        std::path::PathBuf::from(p.jsonpath("pv", &pv, "{.spec.csi.volumeAttributes.path}"))
+    };
+    assert_eq!(
+        backing_file(&file_of("same")).as_deref(),
+        Some(image_file.as_str())
+    );
+    assert_eq!(backing_file(&file_of("other")), None);
+    assert!(same_guest_content(&file_of("other"), &guest.qcow2));
+
+    // The image cannot go while a disk is an overlay on its volume.
+    p.kubectl(&["delete", "vi", "onpvc", "--wait=false"])
+        .expect_ok();
+    wait_phase(&p, "vi", "onpvc", "Terminating", 30);
+    let message = p.jsonpath(
+        "vi",
+        "onpvc",
+        "{.status.conditions[?(@.type=='Terminating')].message}",
+    );
+    assert!(message.contains("VirtualDisk default/same"), "{message}");
+    p.kubectl(&["delete", "vd", "same"]).expect_ok();
+    assert!(eventually(60, || !p.exists("vi", "onpvc", None)));
+}

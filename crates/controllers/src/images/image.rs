@@ -146,7 +146,8 @@ pub async fn reconcile<K: ImageKind>(obj: Arc<K>, cx: Arc<ImageCtx>) -> Result<A
             namespace.as_deref(),
             &name,
             &uid,
-            obj.pvc_storage().is_some(),
+            obj.pvc_storage()
+                .and(previous.storage_class_name.as_deref()),
         );
         blockers.extend(
             vm_users
@@ -162,7 +163,10 @@ pub async fn reconcile<K: ImageKind>(obj: Arc<K>, cx: Arc<ImageCtx>) -> Result<A
             generation: previous.observed_generation,
             deleting: true,
             cluster_wide: namespace.is_none(),
-            storage_class: StorageClass::Dvcr,
+            storage_class: match &previous.storage_class_name {
+                Some(class) => StorageClass::Chosen(class.clone()),
+                None => StorageClass::Dvcr,
+            },
             datasource: Datasource::Ready,
             provisioning: Provisioning::NotStarted {
                 message: String::new(),

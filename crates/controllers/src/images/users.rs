@@ -89,13 +89,14 @@ fn disk_settled(vd: &VirtualDisk) -> bool {
 }
 
 /// What keeps an image from being deleted: disks still being made from it and, for an image
-/// kept on a volume (`backs_disks`), every disk whose volume is an overlay on it.
+/// kept on a volume of the StorageClass `volume_class`, every disk of that class made from it
+/// (its volume is an overlay on the image's).
 pub fn image_deletion_blockers(
     disks: &[Arc<VirtualDisk>],
     namespace: Option<&str>,
     name: &str,
     image_uid: &str,
-    backs_disks: bool,
+    volume_class: Option<&str>,
 ) -> Vec<String> {
     let kind = if namespace.is_some() {
         "VirtualImage"
@@ -122,7 +123,14 @@ pub fn image_deletion_blockers(
             .is_some_and(|u| u == image_uid);
         if disk_refers_to_image(vd, kind, name) && !disk_settled(vd) {
             out.push(format!("{who} is being created from it"));
-        } else if backs_disks && made_from_it {
+        } else if made_from_it
+            && volume_class.is_some()
+            && vd
+                .status
+                .as_ref()
+                .and_then(|s| s.storage_class_name.as_deref())
+                == volume_class
+        {
             out.push(format!("{who} is an overlay on its volume"));
         }
     }
@@ -236,7 +244,7 @@ mod tests {
             Arc::new(vd("d2", "img", Some("Ready"), Some("img-uid"))),
             Arc::new(vd("d3", "other", None, None)),
         ];
-        let b = image_deletion_blockers(&disks, Some("ns"), "img", "img-uid", false);
+        let b = image_deletion_blockers(&disks, Some("ns"), "img", "img-uid", None);
         assert_eq!(
             b,
             vec!["VirtualDisk ns/d1 is being created from it".to_string()]
@@ -244,9 +252,13 @@ mod tests {
     }
 
     #[test]
-    fn disks_on_the_volume_of_a_pvc_image_block_its_deletion() {
-        let disks = [Arc::new(vd("d2", "img", Some("Ready"), Some("img-uid")))];
-        let b = image_deletion_blockers(&disks, Some("ns"), "img", "img-uid", true);
+    fn disks_on_the_volume_of_a_pvc_image_block_its_deletion_copies_do_not() {
+        let mut overlay = vd("d2", "img", Some("Ready"), Some("img-uid"));
+        overlay.status.as_mut().unwrap().storage_class_name = Some("shared".into());
+        let mut copy = vd("d3", "img", Some("Ready"), Some("img-uid"));
+        copy.status.as_mut().unwrap().storage_class_name = Some("local".into());
+        let disks = [Arc::new(overlay), Arc::new(copy)];
+        let b = image_deletion_blockers(&disks, Some("ns"), "img", "img-uid", Some("shared"));
         assert_eq!(
             b,
             vec!["VirtualDisk ns/d2 is an overlay on its volume".to_string()]
