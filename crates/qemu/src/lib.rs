@@ -1,7 +1,13 @@
-//! Wrappers around QEMU's programs. For now only [`qemu_img`]: image inspection, creation,
-//! conversion with progress, resizing, consistency checks and comparison.
+//! QEMU for the platform.
 //!
-//! Command lines are built by pure functions ([`qemu_img::args`]) so they can be tested without
-//! QEMU; the async functions run the real `qemu-img` and kill it when their future is dropped.
+//! * [`qemu_img`]: image inspection, creation, conversion with progress, resizing, checks.
+//! * [`host`]: what the command line depends on about the host (accelerator, OVMF, version).
+//! * [`qmp`] and [`qga`]: async clients for QEMU's control protocol and the guest agent.
+//!
+//! The async qemu-img functions kill their child if the returned future is dropped.
 
+pub mod fuzzing;
+pub mod host;
 pub mod qemu_img;
+pub mod qga;
+pub mod qmp;
