@@ -39,8 +39,33 @@ ensure_base() {
   # Images and disks: qemu-img converts and makes volumes, skopeo talks to DVCR in tests, tar/gzip/xz
   # build and unpack test images.
   apt_install qemu-utils skopeo xz-utils gzip tar
+  # VMs: QEMU itself, and OVMF for the EFI bootloaders.
+  ensure_qemu_system
+  apt_install ovmf
   ensure_rust
   ensure_kubectl
+}
+
+# qemu-system-x86 matching qemu-utils. When qemu-utils is a bookworm backport, bookworm's own
+# qemu-system-x86 conflicts with it, so it comes from bookworm-backports through a private sources
+# list (the machine's /etc/apt stays untouched).
+ensure_qemu_system() {
+  command -v qemu-system-x86_64 >/dev/null && return 0
+  command -v apt-get >/dev/null || die "qemu-system-x86_64 is missing and there is no apt-get: install QEMU by hand"
+  local utils_ver
+  utils_ver=$(dpkg-query -W -f '${Version}' qemu-utils 2>/dev/null || true)
+  if [ "${utils_ver#*bpo}" = "$utils_ver" ]; then apt_install qemu-system-x86; return; fi
+  local d=$ROOT/target/apt-backports mirror
+  mirror=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:.*\/debian\/?$/) { print $i; exit } }' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  mkdir -p "$d/lists/partial"
+  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s bookworm-backports main\n' "$mirror" "$mirror" "$mirror" > "$d/sources.list"
+  local o=(-o "Dir::Etc::sourcelist=$d/sources.list" -o Dir::Etc::sourceparts=- -o "Dir::State::lists=$d/lists")
+  log "qemu-utils is a backport ($utils_ver): installing qemu-system-x86 from bookworm-backports"
+  as_root apt-get "${o[@]}" update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get "${o[@]}" install -y -qq --no-install-recommends \
+    -t bookworm-backports qemu-system-x86 qemu-utils || die "installing qemu-system-x86 from bookworm-backports failed"
 }
 
 # Debian's kubectl 1.20 (the documented fallback client), unpacked under target/ without installing
