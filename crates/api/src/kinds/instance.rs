@@ -161,6 +161,11 @@ pub struct InstanceDisk {
     /// Attached after start (hot-plug); not part of the boot order.
     #[serde(default)]
     pub hotplugged: bool,
+    /// Size the guest should see, in bytes (writable disks). When it grows while the process
+    /// runs, the node agent grows the device online (QMP `block_resize`); the volume file is
+    /// not resized by anyone else while a run holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
 }
 
 /// cloud-init NoCloud seed content.
