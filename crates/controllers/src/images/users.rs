@@ -1,7 +1,9 @@
 //! Who uses a disk or an image (pure): what keeps it from being deleted, exported or copied.
 //!
-//! VMs do not run yet; [`vm_holds_its_disks`] is the one place that decides whether a VM keeps
-//! its block devices busy, for the VM controller to refine once VMs have a real power state.
+//! VMs do not run yet. Two hooks say what VMs mean for disks and images, for the VM issue to
+//! refine once VMs have a real power state: [`vm_holds_its_disks`] (a disk a VM holds cannot be
+//! exported or copied into an image) and [`deletion_waits_for_vm`] (whether a VM using a disk or
+//! image keeps it from being deleted).
 
 use dvp_api::kinds::virtual_disk::VirtualDiskPhase;
 use dvp_api::kinds::virtual_image::VirtualImagePhase;
@@ -21,6 +23,12 @@ pub fn vm_holds_its_disks(vm: &VirtualMachine) -> bool {
         .and_then(|s| s.phase.as_ref())
         .is_some_and(|p| *p == VirtualMachinePhase::Stopped);
     vm.spec.run_policy != RunPolicy::AlwaysOff && !stopped
+}
+
+/// HOOK for the VM issue: whether deleting a disk or image that `vm` uses waits for the VM.
+/// Until VMs run, it never does: only provisioning, exports and image creation hold a deletion.
+pub fn deletion_waits_for_vm(_vm: &VirtualMachine) -> bool {
+    false
 }
 
 fn references(vm: &VirtualMachine, kind: BlockDeviceKind, name: &str) -> bool {
@@ -50,6 +58,24 @@ pub fn vms_holding_image(
     namespace: Option<&str>,
     name: &str,
 ) -> Vec<String> {
+    vms_using_image(vms, namespace, name, vm_holds_its_disks)
+}
+
+/// VMs whose use of an image holds its deletion ([`deletion_waits_for_vm`]).
+pub fn vms_blocking_image_deletion(
+    vms: &[Arc<VirtualMachine>],
+    namespace: Option<&str>,
+    name: &str,
+) -> Vec<String> {
+    vms_using_image(vms, namespace, name, deletion_waits_for_vm)
+}
+
+fn vms_using_image(
+    vms: &[Arc<VirtualMachine>],
+    namespace: Option<&str>,
+    name: &str,
+    counts: fn(&VirtualMachine) -> bool,
+) -> Vec<String> {
     let kind = if namespace.is_some() {
         BlockDeviceKind::VirtualImage
     } else {
@@ -59,7 +85,7 @@ pub fn vms_holding_image(
         .iter()
         .filter(|vm| namespace.is_none() || vm.namespace().as_deref() == namespace)
         .filter(|vm| references(vm, kind, name))
-        .filter(|vm| vm_holds_its_disks(vm))
+        .filter(|vm| counts(vm))
         .map(|vm| format!("{}/{}", vm.namespace().unwrap_or_default(), vm.name_any()))
         .collect();
     out.sort();
@@ -225,6 +251,13 @@ mod tests {
         ];
         assert_eq!(vms_holding_disk(&vms, "ns", "root"), vec!["b".to_string()]);
         assert!(vms_holding_disk(&vms, "other", "root").is_empty());
+    }
+
+    #[test]
+    fn until_vms_run_no_vm_holds_a_deletion() {
+        let vms = [Arc::new(vm("a", "AlwaysOn", "root"))];
+        assert!(vms_blocking_image_deletion(&vms, Some("ns"), "img").is_empty());
+        assert!(!deletion_waits_for_vm(&vms[0]));
     }
 
     #[test]
