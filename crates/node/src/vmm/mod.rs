@@ -3,9 +3,6 @@
 
 mod qemu;
 
-#[cfg(test)]
-pub(crate) mod fake;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
