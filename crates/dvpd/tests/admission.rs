@@ -87,7 +87,7 @@ fn dots_are_rejected_in_disk_and_image_names() {
     rejected(&p, &vd, "VirtualDisk", "linux.disk", "metadata.name");
     let vi = guide_manifest(guide_lines::QUICKSTART_VI).replace("name: ubuntu", "name: ubuntu.22");
     rejected(&p, &vi, "VirtualImage", "ubuntu.22", "metadata.name");
-    let cvi = "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: ClusterVirtualImage\nmetadata:\n  name: ubuntu.22\nspec:\n  dataSource:\n    type: HTTP\n    http:\n      url: https://example.com/a.img\n";
+    let cvi = "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: ClusterVirtualImage\nmetadata:\n  name: ubuntu.22\nspec:\n  dataSource:\n    type: HTTP\n    http:\n      url: http://127.0.0.1:9/a.img\n";
     rejected(&p, cvi, "ClusterVirtualImage", "ubuntu.22", "metadata.name");
 }
 

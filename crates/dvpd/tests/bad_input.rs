@@ -14,7 +14,7 @@ fn image(name: &str) -> Value {
     json!({"apiVersion": "virtualization.deckhouse.io/v1alpha2", "kind": "VirtualImage",
            "metadata": {"name": name},
            "spec": {"storage": "ContainerRegistry",
-                    "dataSource": {"type": "HTTP", "http": {"url": "https://example.com/a.img"}}}})
+                    "dataSource": {"type": "HTTP", "http": {"url": "http://127.0.0.1:9/a.img"}}}})
 }
 
 /// POST `body` as JSON and assert the status code, reason and that nothing was written.

@@ -129,7 +129,7 @@ fn concurrent_acknowledged_creates_survive_kill_9_mid_stream() {
                     let body = json!({"apiVersion": "virtualization.deckhouse.io/v1alpha2", "kind": "VirtualImage",
                         "metadata": {"name": name},
                         "spec": {"storage": "ContainerRegistry",
-                                 "dataSource": {"type": "HTTP", "http": {"url": "https://example.com/a.img"}}}});
+                                 "dataSource": {"type": "HTTP", "http": {"url": "http://127.0.0.1:9/a.img"}}}});
                     match http_request(port, "POST", VIS, Some(&token), Some("application/json"), Some(body.to_string().as_bytes())) {
                         Ok((201, _)) => {
                             acknowledged.lock().unwrap().insert(name);

@@ -302,6 +302,28 @@ pub fn shared_dir() -> PathBuf {
 
 /// The manifest of the `d8 k … <<EOF` block that starts after line `start` (0-based, as the
 /// acceptance checks count), with its indentation removed.
+/// Points every image URL of a manifest that is not on 127.0.0.1 at a closed local port, so the
+/// platform under test never sends traffic off the machine (its imports fail at once instead).
+pub fn offline(manifest: &str) -> String {
+    let mut out = String::with_capacity(manifest.len());
+    let mut rest = manifest;
+    while let Some(at) = rest.find("url: http") {
+        let (head, tail) = rest.split_at(at + "url: ".len());
+        out.push_str(head);
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let url = &tail[..end];
+        if url.contains("://127.0.0.1") {
+            out.push_str(url);
+        } else {
+            let path = url.split_once("://").map(|(_, p)| p).unwrap_or(url);
+            out.push_str(&format!("http://127.0.0.1:9/{path}"));
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn guide_manifest(start: usize) -> String {
     let text = guide();
     let lines: Vec<&str> = text.split('\n').collect();
@@ -321,7 +343,7 @@ pub fn guide_manifest(start: usize) -> String {
         });
         i += 1;
     }
-    out.join("\n") + "\n"
+    offline(&(out.join("\n") + "\n"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,7 +372,7 @@ pub fn guide_yaml_block(start: usize) -> String {
         });
         i += 1;
     }
-    out.join("\n") + "\n"
+    offline(&(out.join("\n") + "\n"))
 }
 
 /// Line numbers (0-based, as `guide_manifest` takes them) of the guide's manifests.
