@@ -12,10 +12,13 @@ pub mod context;
 pub mod cvi;
 pub mod events;
 pub mod images;
+pub mod scheduler;
 pub mod status;
 pub mod vd;
 pub mod vi;
+pub mod vm;
 pub mod vmclass;
+pub mod vmop;
 pub mod volumes;
 
 pub use context::Context;
@@ -27,6 +30,8 @@ pub async fn run(ctx: Arc<Context>) {
     tokio::join!(
         vmclass::run(ctx.clone()),
         images::run_all(ctx.clone()),
-        volumes::run(ctx.clone())
+        volumes::run(ctx.clone()),
+        vm::run(ctx.clone()),
+        vmop::run(ctx.clone())
     );
 }

@@ -1,34 +1,42 @@
 //! Who uses a disk or an image (pure): what keeps it from being deleted, exported or copied.
 //!
-//! VMs do not run yet. Two hooks say what VMs mean for disks and images, for the VM issue to
-//! refine once VMs have a real power state: [`vm_holds_its_disks`] (a disk a VM holds cannot be
-//! exported or copied into an image) and [`deletion_waits_for_vm`] (whether a VM using a disk or
-//! image keeps it from being deleted).
+//! Two hooks say what VMs mean for disks and images: [`vm_holds_its_disks`] (a disk a VM holds
+//! cannot be exported or copied into an image) and [`deletion_waits_for_vm`] (whether a VM using
+//! a disk or image keeps it from being deleted). Both follow the VM's real power state: a VM
+//! holds its devices while it has a run on a node.
 
 use dvp_api::kinds::virtual_disk::VirtualDiskPhase;
 use dvp_api::kinds::virtual_image::VirtualImagePhase;
-use dvp_api::kinds::virtual_machine::{BlockDeviceKind, RunPolicy, VirtualMachinePhase};
+use dvp_api::kinds::virtual_machine::{BlockDeviceKind, VirtualMachinePhase};
 use dvp_api::kinds::{ClusterVirtualImage, VirtualDisk, VirtualImage, VirtualMachine};
 use std::sync::Arc;
 
 use kube::{Resource as _, ResourceExt};
 
-/// HOOK for the VM issue: whether `vm` keeps the disks and images it references in use. Until
-/// VMs run, a VM holds its devices unless it is meant to be off (`runPolicy: AlwaysOff`) or
-/// reports itself `Stopped`.
+/// Whether `vm` keeps the disks and images it references in use: while it has a run (its
+/// status names a node) or is in a phase that has one (starting, running, stopping, migrating,
+/// paused).
 pub fn vm_holds_its_disks(vm: &VirtualMachine) -> bool {
-    let stopped = vm
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.as_ref())
-        .is_some_and(|p| *p == VirtualMachinePhase::Stopped);
-    vm.spec.run_policy != RunPolicy::AlwaysOff && !stopped
+    let Some(status) = vm.status.as_ref() else {
+        return false;
+    };
+    status.node_name.is_some()
+        || matches!(
+            status.phase,
+            Some(
+                VirtualMachinePhase::Starting
+                    | VirtualMachinePhase::Running
+                    | VirtualMachinePhase::Degraded
+                    | VirtualMachinePhase::Stopping
+                    | VirtualMachinePhase::Migrating
+                    | VirtualMachinePhase::Pause
+            )
+        )
 }
 
-/// HOOK for the VM issue: whether deleting a disk or image that `vm` uses waits for the VM.
-/// Until VMs run, it never does: only provisioning, exports and image creation hold a deletion.
-pub fn deletion_waits_for_vm(_vm: &VirtualMachine) -> bool {
-    false
+/// Whether deleting a disk or image that `vm` uses waits for the VM: as long as the VM holds it.
+pub fn deletion_waits_for_vm(vm: &VirtualMachine) -> bool {
+    vm_holds_its_disks(vm)
 }
 
 fn references(vm: &VirtualMachine, kind: BlockDeviceKind, name: &str) -> bool {
@@ -215,13 +223,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn vm(name: &str, run_policy: &str, disk: &str) -> VirtualMachine {
+    fn vm(name: &str, phase: &str, disk: &str) -> VirtualMachine {
+        let mut status = json!({"phase": phase});
+        if phase == "Running" {
+            status["nodeName"] = json!("n1");
+        }
         serde_json::from_value(json!({
             "apiVersion": "virtualization.deckhouse.io/v1alpha2", "kind": "VirtualMachine",
             "metadata": {"name": name, "namespace": "ns"},
-            "spec": {"virtualMachineClassName": "generic", "runPolicy": run_policy,
+            "spec": {"virtualMachineClassName": "generic",
                      "cpu": {"cores": 1}, "memory": {"size": "1Gi"},
-                     "blockDeviceRefs": [{"kind": "VirtualDisk", "name": disk}, {"kind": "VirtualImage", "name": "img"}]}
+                     "blockDeviceRefs": [{"kind": "VirtualDisk", "name": disk}, {"kind": "VirtualImage", "name": "img"}]},
+            "status": status
         }))
         .unwrap()
     }
@@ -244,25 +257,32 @@ mod tests {
     }
 
     #[test]
-    fn a_vm_meant_to_be_off_does_not_hold_its_disks() {
+    fn a_stopped_or_pending_vm_does_not_hold_its_disks() {
         let vms = [
-            Arc::new(vm("a", "AlwaysOff", "root")),
-            Arc::new(vm("b", "Manual", "root")),
+            Arc::new(vm("a", "Stopped", "root")),
+            Arc::new(vm("b", "Running", "root")),
+            Arc::new(vm("c", "Pending", "root")),
         ];
         assert_eq!(vms_holding_disk(&vms, "ns", "root"), vec!["b".to_string()]);
         assert!(vms_holding_disk(&vms, "other", "root").is_empty());
     }
 
     #[test]
-    fn until_vms_run_no_vm_holds_a_deletion() {
-        let vms = [Arc::new(vm("a", "AlwaysOn", "root"))];
-        assert!(vms_blocking_image_deletion(&vms, Some("ns"), "img").is_empty());
-        assert!(!deletion_waits_for_vm(&vms[0]));
+    fn a_running_vm_holds_the_deletion_of_its_image_a_stopped_one_does_not() {
+        let vms = [
+            Arc::new(vm("a", "Running", "root")),
+            Arc::new(vm("b", "Stopped", "root")),
+        ];
+        assert_eq!(
+            vms_blocking_image_deletion(&vms, Some("ns"), "img"),
+            vec!["ns/a".to_string()]
+        );
+        assert!(!deletion_waits_for_vm(&vms[1]));
     }
 
     #[test]
     fn vms_holding_an_image_are_named_with_their_namespace() {
-        let vms = [Arc::new(vm("a", "AlwaysOn", "root"))];
+        let vms = [Arc::new(vm("a", "Running", "root"))];
         assert_eq!(
             vms_holding_image(&vms, Some("ns"), "img"),
             vec!["ns/a".to_string()]
