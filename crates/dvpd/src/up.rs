@@ -160,6 +160,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
     tokio::spawn(dvp_apiserver::gc::run(api.clone()));
+    // this machine as a Node; the instances scheduled to it as QEMU processes
+    let agent = dvp_node::agent::AgentConfig::for_host(data_dir.clone());
+    tokio::spawn(dvp_node::agent::run(client.clone(), agent));
     let controllers =
         Arc::new(dvp_controllers::Context::new(client, data_dir.clone()).with_images(images));
     tokio::spawn(dvp_controllers::run(controllers));

@@ -225,6 +225,9 @@ string_enum! {
         Crashed = "Crashed",
         /// QEMU could not start.
         StartFailed = "StartFailed",
+        /// The guest rebooted itself. The process keeps running (the phase stays `Running`); the
+        /// VM controller decides whether the reboot ends the run (e.g. to apply pending changes).
+        GuestReset = "GuestReset",
     }
 }
 

@@ -150,9 +150,9 @@ impl Host for FakeHost {
     }
 
     fn copy(&self, from: &Path, to: &Path) -> Result<(), HostError> {
-        let data = self.file(from).ok_or_else(|| {
-            HostError::io("copy", from, std::io::ErrorKind::NotFound.into())
-        })?;
+        let data = self
+            .file(from)
+            .ok_or_else(|| HostError::io("copy", from, std::io::ErrorKind::NotFound.into()))?;
         self.put_file(to, &data);
         Ok(())
     }

@@ -198,7 +198,8 @@ impl Host for LinuxHost {
             for level in [root.clone(), root.join(crate::cgroup::PARENT)] {
                 std::fs::create_dir_all(&level).map_err(|e| HostError::io("create", &level, e))?;
                 let control = level.join("cgroup.subtree_control");
-                std::fs::write(&control, "+cpu").map_err(|e| HostError::io("write", &control, e))?;
+                std::fs::write(&control, "+cpu")
+                    .map_err(|e| HostError::io("write", &control, e))?;
             }
         }
         std::fs::create_dir_all(&dir).map_err(|e| HostError::io("create", &dir, e))?;

@@ -15,9 +15,14 @@ pub use qemu::QemuVmm;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VmEvent {
     /// The machine shut down; `guest` when the guest asked for it.
-    Shutdown { guest: bool, reason: String },
+    Shutdown {
+        guest: bool,
+        reason: String,
+    },
     /// The machine reset (a reboot).
-    Reset { guest: bool },
+    Reset {
+        guest: bool,
+    },
     /// The vCPUs stopped (a pause, or an error state: ask the run state).
     Stop,
     Other(String),
