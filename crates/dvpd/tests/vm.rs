@@ -1,0 +1,462 @@
+//! End-to-end tests of the VM runtime controllers with kubectl and d8: scheduling, instances,
+//! status mapping, restartAwaitingChanges, run policies and operations.
+//!
+//! The tests that pin VMs to a node named `fake-node` play the node agent themselves: they
+//! register the node and write instance status with `kubectl patch --subresource=status`, and
+//! remove the agent's finalizer to let a stop finish. `d8` must be built in the same target dir
+//! (`cargo build -p dvp-cli`); tests that need it are skipped when it is missing.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Platform, d8_bin, eventually};
+
+const FAKE_NODE: &str = "fake-node";
+
+fn node_manifest(name: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  labels:\n    kubernetes.io/hostname: {name}\n    kubernetes.io/os: linux\n"
+    )
+}
+
+/// Register a Ready node with 4 CPUs and 8 GiB, as an agent would.
+fn register_node(p: &Platform, name: &str) {
+    p.apply(&node_manifest(name)).expect_ok();
+    let status = serde_json::json!({"status": {
+        "capacity": {"cpu": "4", "memory": "8Gi"},
+        "allocatable": {"cpu": "4", "memory": "8Gi"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                        "message": "test node", "lastHeartbeatTime": common::now_rfc3339(),
+                        "lastTransitionTime": common::now_rfc3339()}]
+    }});
+    p.kubectl(&[
+        "patch",
+        "node",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ])
+    .expect_ok();
+}
+
+fn blank_disk(name: &str) -> String {
+    format!(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: {name}\nspec:\n  persistentVolumeClaim:\n    size: 100Mi\n"
+    )
+}
+
+/// A VM on the disk `<name>-root`, pinned to `node`, with extra spec lines.
+fn vm_manifest(name: &str, node: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachine\nmetadata:\n  name: {name}\nspec:\n  virtualMachineClassName: generic\n  nodeSelector:\n    kubernetes.io/hostname: {node}\n  cpu:\n    cores: 1\n    coreFraction: 10%\n  memory:\n    size: 256Mi\n  provisioning:\n    type: UserData\n    userData: |\n      #cloud-config\n      hostname: {name}\n  blockDeviceRefs:\n    - kind: VirtualDisk\n      name: {name}-root\n{extra}"
+    )
+}
+
+fn get(p: &Platform, resource: &str, name: &str, path: &str) -> String {
+    p.kubectl(&["get", resource, name, "-o", &format!("jsonpath={path}")])
+        .stdout
+}
+
+fn wait_for(p: &Platform, resource: &str, name: &str, path: &str, want: &str, secs: u64) {
+    let ok = eventually(secs, || get(p, resource, name, path) == want);
+    assert!(
+        ok,
+        "{resource}/{name} {path}: want {want:?}, have {:?}\n{}",
+        get(p, resource, name, path),
+        p.kubectl(&["get", resource, name, "-o", "yaml"]).stdout
+    );
+}
+
+/// Write an instance's status as the node agent would.
+fn set_instance_status(p: &Platform, name: &str, status: serde_json::Value) {
+    p.kubectl(&[
+        "patch",
+        "intvirtvmi",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &serde_json::json!({"status": status}).to_string(),
+    ])
+    .expect_ok();
+}
+
+/// Let a stop finish, as the agent does once QEMU is gone.
+fn release_instance(p: &Platform, name: &str) {
+    p.kubectl(&[
+        "patch",
+        "intvirtvmi",
+        name,
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .expect_ok();
+}
+
+fn running_status() -> serde_json::Value {
+    serde_json::json!({
+        "phase": "Running", "pid": 4242, "accel": "tcg", "qemuVersion": "9.2.0",
+        "startTime": common::now_rfc3339(),
+        "agent": {"connected": true, "osInfo": {"id": "tiny", "name": "Tiny", "kernelRelease": "6.1"}}
+    })
+}
+
+fn d8(p: &Platform, args: &[&str]) -> Option<(bool, String)> {
+    let bin = d8_bin();
+    if !bin.exists() {
+        eprintln!("skipping the d8 part: {} is not built", bin.display());
+        return None;
+    }
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(bin)
+        .args(args)
+        .env("KUBECONFIG", p.kubeconfig())
+        .env("HOME", p.home())
+        .output()
+        .expect("run d8");
+    Some((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+fn vmop(p: &Platform, name: &str, type_: &str, vm: &str) {
+    p.apply(&format!(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachineOperation\nmetadata:\n  name: {name}\nspec:\n  type: {type_}\n  virtualMachineName: {vm}\n"
+    ))
+    .expect_ok();
+}
+
+#[test]
+fn the_classes_of_first_start_exist() {
+    let p = Platform::start();
+    p.kubectl(&["get", "vmclass", "generic"]).expect_ok();
+    p.kubectl(&["get", "vmclass", "host"]).expect_ok();
+}
+
+#[test]
+fn a_vm_gets_an_instance_on_its_node_and_mirrors_the_run() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("a-root")).expect_ok();
+    p.apply(&vm_manifest("a", FAKE_NODE, "")).expect_ok();
+    wait_for(&p, "intvirtvmi", "a", "{.spec.nodeName}", FAKE_NODE, 90);
+
+    let inst = p.get_json(&["intvirtvmi", "a"]);
+    let vm_uid = get(&p, "vm", "a", "{.metadata.uid}");
+    assert_eq!(
+        inst["metadata"]["labels"]["virtualization.deckhouse.io/node"],
+        FAKE_NODE
+    );
+    assert_eq!(
+        inst["metadata"]["labels"]["virtualization.deckhouse.io/virtual-machine-uid"],
+        vm_uid.as_str()
+    );
+    assert_eq!(
+        inst["metadata"]["ownerReferences"][0]["uid"],
+        vm_uid.as_str()
+    );
+    assert_eq!(inst["metadata"]["ownerReferences"][0]["controller"], true);
+    assert_eq!(
+        inst["metadata"]["finalizers"][0],
+        "virtualization.deckhouse.io/vmi-cleanup"
+    );
+    assert_eq!(inst["spec"]["vmUid"], vm_uid.as_str());
+    assert_eq!(inst["spec"]["cpu"]["coresPerSocket"], 1);
+    assert_eq!(inst["spec"]["cpu"]["coreFraction"], 10);
+    assert_eq!(inst["spec"]["cpu"]["model"], "Nehalem");
+    assert_eq!(inst["spec"]["memoryBytes"], 256u64 << 20);
+    let disk = &inst["spec"]["disks"][0];
+    assert_eq!(disk["name"], "a-root");
+    assert!(disk["path"].as_str().unwrap().starts_with('/'), "{disk}");
+    assert!(std::path::Path::new(disk["path"].as_str().unwrap()).exists());
+    assert!(
+        inst["spec"]["cloudInit"]["userData"]
+            .as_str()
+            .unwrap()
+            .contains("hostname: a")
+    );
+    assert!(
+        inst["metadata"]["annotations"]["virtualization.deckhouse.io/applied-vm-spec"].is_string()
+    );
+    wait_for(&p, "vm", "a", "{.status.phase}", "Starting", 30);
+
+    set_instance_status(&p, "a", running_status());
+    wait_for(&p, "vm", "a", "{.status.phase}", "Running", 30);
+    wait_for(
+        &p,
+        "vm",
+        "a",
+        "{.status.conditions[?(@.type==\"AgentReady\")].status}",
+        "True",
+        30,
+    );
+    assert_eq!(get(&p, "vm", "a", "{.status.nodeName}"), FAKE_NODE);
+    assert_eq!(get(&p, "vm", "a", "{.status.guestOSInfo.id}"), "tiny");
+    assert_eq!(
+        get(
+            &p,
+            "vm",
+            "a",
+            "{.status.resources.cpu.topology.coresPerSocket}"
+        ),
+        "1"
+    );
+    // A running VM holds its disk: the disk cannot be exported.
+    assert_eq!(get(&p, "vd", "a-root", "{.status.phase}"), "Ready");
+}
+
+#[test]
+fn a_core_change_waits_for_a_restart_that_applies_it() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("b-root")).expect_ok();
+    p.apply(&vm_manifest("b", FAKE_NODE, "")).expect_ok();
+    wait_for(&p, "intvirtvmi", "b", "{.spec.nodeName}", FAKE_NODE, 90);
+    set_instance_status(&p, "b", running_status());
+    wait_for(&p, "vm", "b", "{.status.phase}", "Running", 30);
+
+    p.kubectl(&[
+        "patch",
+        "vm",
+        "b",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"cpu":{"cores":2}}}"#,
+    ])
+    .expect_ok();
+    wait_for(
+        &p,
+        "vm",
+        "b",
+        "{.status.restartAwaitingChanges[0].path}",
+        "cpu.cores",
+        30,
+    );
+    assert_eq!(
+        get(
+            &p,
+            "vm",
+            "b",
+            "{.status.restartAwaitingChanges[0].desiredValue}"
+        ),
+        "2"
+    );
+    let wide = p
+        .kubectl(&["get", "vm", "b", "-o", "wide"])
+        .expect_ok()
+        .stdout;
+    assert_eq!(
+        common::cell(&wide, "b", "NEED RESTART").as_deref(),
+        Some("True"),
+        "{wide}"
+    );
+    // The run keeps its topology until the restart.
+    assert_eq!(
+        get(
+            &p,
+            "vm",
+            "b",
+            "{.status.resources.cpu.topology.coresPerSocket}"
+        ),
+        "1"
+    );
+
+    vmop(&p, "restart-b", "Restart", "b");
+    wait_for(&p, "vm", "b", "{.status.phase}", "Stopping", 30);
+    assert!(!get(&p, "intvirtvmi", "b", "{.metadata.deletionTimestamp}").is_empty());
+    release_instance(&p, "b");
+    wait_for(&p, "intvirtvmi", "b", "{.spec.cpu.coresPerSocket}", "2", 60);
+    set_instance_status(&p, "b", running_status());
+    wait_for(&p, "vmop", "restart-b", "{.status.phase}", "Completed", 30);
+    wait_for(
+        &p,
+        "vm",
+        "b",
+        "{.status.resources.cpu.topology.coresPerSocket}",
+        "2",
+        30,
+    );
+    assert_eq!(get(&p, "vm", "b", "{.status.restartAwaitingChanges}"), "");
+    assert_eq!(
+        get(
+            &p,
+            "vm",
+            "b",
+            "{.status.conditions[?(@.type==\"AwaitingRestartToApplyConfiguration\")].status}"
+        ),
+        ""
+    );
+}
+
+#[test]
+fn stop_and_start_operations_follow_the_run_policy() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("c-root")).expect_ok();
+    p.apply(&vm_manifest("c", FAKE_NODE, "")).expect_ok();
+    wait_for(&p, "intvirtvmi", "c", "{.spec.nodeName}", FAKE_NODE, 90);
+    set_instance_status(&p, "c", running_status());
+    wait_for(&p, "vm", "c", "{.status.phase}", "Running", 30);
+
+    vmop(&p, "stop-c", "Stop", "c");
+    wait_for(&p, "vm", "c", "{.status.phase}", "Stopping", 30);
+    release_instance(&p, "c");
+    wait_for(&p, "vm", "c", "{.status.phase}", "Stopped", 30);
+    wait_for(&p, "vmop", "stop-c", "{.status.phase}", "Completed", 30);
+    // Stopped manually: the default policy does not start it again.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(!p.exists("intvirtvmi", "c", None));
+    assert_eq!(get(&p, "vm", "c", "{.status.phase}"), "Stopped");
+
+    // Stop does not apply to a Stopped VM.
+    vmop(&p, "stop-again", "Stop", "c");
+    wait_for(&p, "vmop", "stop-again", "{.status.phase}", "Failed", 30);
+    assert_eq!(
+        get(
+            &p,
+            "vmop",
+            "stop-again",
+            "{.status.conditions[?(@.type==\"Completed\")].reason}"
+        ),
+        "NotApplicableForVirtualMachinePhase"
+    );
+
+    vmop(&p, "start-c", "Start", "c");
+    wait_for(&p, "intvirtvmi", "c", "{.spec.nodeName}", FAKE_NODE, 30);
+    set_instance_status(&p, "c", running_status());
+    wait_for(&p, "vmop", "start-c", "{.status.phase}", "Completed", 30);
+    assert_eq!(get(&p, "vm", "c", "{.status.phase}"), "Running");
+}
+
+#[test]
+fn an_always_off_vm_stays_stopped_and_refuses_start() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("quiet-root")).expect_ok();
+    p.apply(&vm_manifest("quiet", FAKE_NODE, "  runPolicy: AlwaysOff\n"))
+        .expect_ok();
+    wait_for(&p, "vm", "quiet", "{.status.phase}", "Stopped", 60);
+    assert!(!p.exists("intvirtvmi", "quiet", None));
+    vmop(&p, "start-quiet", "Start", "quiet");
+    wait_for(&p, "vmop", "start-quiet", "{.status.phase}", "Failed", 30);
+    assert_eq!(
+        get(
+            &p,
+            "vmop",
+            "start-quiet",
+            "{.status.conditions[?(@.type==\"Completed\")].reason}"
+        ),
+        "NotApplicableForVirtualMachineRunPolicy"
+    );
+}
+
+#[test]
+fn a_vm_no_node_can_take_stays_pending_and_says_why() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("big-root")).expect_ok();
+    let manifest = vm_manifest("big", FAKE_NODE, "").replace("size: 256Mi", "size: 64Gi");
+    p.apply(&manifest).expect_ok();
+    let ok = eventually(60, || {
+        get(
+            &p,
+            "vm",
+            "big",
+            "{.status.conditions[?(@.type==\"Running\")].message}",
+        )
+        .contains("not enough memory")
+    });
+    assert!(
+        ok,
+        "{}",
+        p.kubectl(&["get", "vm", "big", "-o", "yaml"]).stdout
+    );
+    assert_eq!(get(&p, "vm", "big", "{.status.phase}"), "Pending");
+    assert!(!p.exists("intvirtvmi", "big", None));
+}
+
+#[test]
+fn a_vm_waits_for_a_missing_disk_in_pending() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&vm_manifest("nodisk", FAKE_NODE, "")).expect_ok();
+    wait_for(
+        &p,
+        "vm",
+        "nodisk",
+        "{.status.conditions[?(@.type==\"BlockDevicesReady\")].status}",
+        "False",
+        60,
+    );
+    assert_eq!(get(&p, "vm", "nodisk", "{.status.phase}"), "Pending");
+    p.apply(&blank_disk("nodisk-root")).expect_ok();
+    wait_for(
+        &p,
+        "intvirtvmi",
+        "nodisk",
+        "{.spec.nodeName}",
+        FAKE_NODE,
+        90,
+    );
+}
+
+#[test]
+fn d8_v_stop_waits_and_reports_refusals() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("d-root")).expect_ok();
+    p.apply(&vm_manifest("d", FAKE_NODE, "")).expect_ok();
+    wait_for(&p, "intvirtvmi", "d", "{.spec.nodeName}", FAKE_NODE, 90);
+    set_instance_status(&p, "d", running_status());
+    wait_for(&p, "vm", "d", "{.status.phase}", "Running", 30);
+
+    // Play the agent in the background: release the instance once it is being deleted.
+    let helper = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            eventually(60, || {
+                !get(&p, "intvirtvmi", "d", "{.metadata.deletionTimestamp}").is_empty()
+            }) && {
+                release_instance(&p, "d");
+                true
+            }
+        });
+        let out = d8(&p, &["v", "stop", "d", "-w", "-y", "--timeout", "90s"]);
+        (h.join().unwrap(), out)
+    });
+    let Some((ok, out)) = helper.1 else { return };
+    assert!(helper.0);
+    assert!(ok, "{out}");
+    assert_eq!(get(&p, "vm", "d", "{.status.phase}"), "Stopped");
+
+    let (ok, out) = d8(&p, &["v", "stop", "d", "-w"]).unwrap();
+    assert!(!ok, "stopping a stopped VM must fail: {out}");
+    assert!(out.contains("not applicable"), "{out}");
+}
+
+#[test]
+fn deleting_a_vm_stops_its_run_first() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("e-root")).expect_ok();
+    p.apply(&vm_manifest("e", FAKE_NODE, "")).expect_ok();
+    wait_for(&p, "intvirtvmi", "e", "{.spec.nodeName}", FAKE_NODE, 90);
+    set_instance_status(&p, "e", running_status());
+    wait_for(&p, "vm", "e", "{.status.phase}", "Running", 30);
+    p.kubectl(&["delete", "vm", "e", "--wait=false"])
+        .expect_ok();
+    wait_for(&p, "vm", "e", "{.status.phase}", "Terminating", 30);
+    assert!(p.exists("vm", "e", None), "the VM waits for its run");
+    release_instance(&p, "e");
+    assert!(eventually(30, || !p.exists("vm", "e", None)));
+    assert!(!p.exists("intvirtvmi", "e", None));
+}
