@@ -59,6 +59,16 @@ impl FakeHost {
         self.state().processes.remove(&pid);
     }
 
+    /// Live processes whose command line contains `text`.
+    pub fn pids_matching(&self, text: &str) -> Vec<u32> {
+        self.state()
+            .processes
+            .iter()
+            .filter(|(_, line)| line.contains(text))
+            .map(|(pid, _)| *pid)
+            .collect()
+    }
+
     pub fn alive(&self, pid: u32) -> bool {
         self.state().processes.contains_key(&pid)
     }

@@ -6,6 +6,9 @@ pub mod decide;
 pub mod launch;
 pub mod worker;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -3,6 +3,9 @@
 
 mod qemu;
 
+#[cfg(test)]
+pub(crate) mod fake;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
