@@ -20,6 +20,9 @@ use super::{FORCE_STOP_ANNOTATION, Instances, Shared};
 use crate::host::{CpuShare, Host, Signal};
 use crate::vmm::{Monitor, VmEvent, Vmm};
 
+/// How often the ACPI power button is pressed again during a graceful stop.
+const POWER_BUTTON_REPEAT: Duration = Duration::from_secs(5);
+
 /// The latest object (None once it is gone from the API).
 pub type Latest = watch::Receiver<Option<Arc<Instance>>>;
 
@@ -533,12 +536,20 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
         tracing::info!(instance = %self.name, force, grace, "stopping QEMU");
         let mut gone = false;
         if !force {
-            if let Some(monitor) = &process.monitor {
-                let _ = monitor.powerdown().await;
+            // a guest still booting misses the button; press it again until the grace ends
+            let deadline = Instant::now() + Duration::from_secs(grace);
+            while !gone
+                && Instant::now() < deadline
+                && !self.current().is_some_and(|o| force_stop(&o))
+            {
+                if let Some(monitor) = &process.monitor {
+                    let _ = monitor.powerdown().await;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                gone = self
+                    .wait_gone(&mut process, left.min(POWER_BUTTON_REPEAT), true)
+                    .await;
             }
-            gone = self
-                .wait_gone(&mut process, Duration::from_secs(grace), true)
-                .await;
         }
         if !gone && !force {
             if let Some(monitor) = &process.monitor {
