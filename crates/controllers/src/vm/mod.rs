@@ -211,12 +211,18 @@ async fn acknowledge(
     Ok(())
 }
 
-async fn reconcile(vm: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeue, Error> {
+async fn reconcile(cached: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeue, Error> {
     let client = &cx.ctx.client;
-    let ns = vm.namespace().unwrap_or_default();
-    let name = vm.name_any();
-    let uid = vm.uid().unwrap_or_default();
+    let ns = cached.namespace().unwrap_or_default();
+    let name = cached.name_any();
     let vms: Api<VirtualMachine> = Api::namespaced(client.clone(), &ns);
+    // Read the VM afresh: the watch cache can lag behind the annotations the previous
+    // reconcile removed, and acting twice on a restart request would restart twice.
+    let Some(vm) = vms.get_opt(&name).await? else {
+        return Ok(Requeue::await_change());
+    };
+    let vm = Arc::new(vm);
+    let uid = vm.uid().unwrap_or_default();
     let instances: Api<Instance> = Api::namespaced(client.clone(), &ns);
     let instance = instances
         .get_opt(&name)

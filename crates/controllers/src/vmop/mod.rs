@@ -147,16 +147,24 @@ fn start_error(vm: &VirtualMachine) -> Option<String> {
         .map(|c| c.message.clone())
 }
 
-async fn reconcile(v: Arc<Vmop>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    let Some(kind) = request_kind(v.spec.type_) else {
+async fn reconcile(cached: Arc<Vmop>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let Some(kind) = request_kind(cached.spec.type_) else {
         return Ok(Requeue::await_change());
     };
+    if finished(phase_of(&cached)) {
+        return Ok(Requeue::await_change());
+    }
+    let ns = cached.namespace().unwrap_or_default();
+    let api: Api<Vmop> = Api::namespaced(ctx.client.clone(), &ns);
+    // Read afresh: signalling twice from a stale Pending copy would act twice on the VM.
+    let Some(v) = api.get_opt(&cached.name_any()).await? else {
+        return Ok(Requeue::await_change());
+    };
+    let v = Arc::new(v);
     let phase = phase_of(&v);
     if v.meta().deletion_timestamp.is_some() || finished(phase) {
         return Ok(Requeue::await_change());
     }
-    let ns = v.namespace().unwrap_or_default();
-    let api: Api<Vmop> = Api::namespaced(ctx.client.clone(), &ns);
     let vms: Api<VirtualMachine> = Api::namespaced(ctx.client.clone(), &ns);
     let uid = v.uid().unwrap_or_default();
     let Some(vm) = vms.get_opt(&v.spec.virtual_machine_name).await? else {
