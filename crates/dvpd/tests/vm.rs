@@ -5,12 +5,18 @@
 //! register the node and write instance status with `kubectl patch --subresource=status`, and
 //! remove the agent's finalizer to let a stop finish. `d8` must be built in the same target dir
 //! (`cargo build -p dvp-cli`); tests that need it are skipped when it is missing.
+//!
+//! [`a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts`] runs real QEMU through the node
+//! agent of `dvpd up` on the tiny guest image (`/var/cache/guest-images/tiny/tiny.qcow2`, TCG
+//! when there is no KVM); it is skipped when the image or QEMU is missing.
 
 mod common;
+mod images_support;
 
 use std::process::Command;
 
 use common::{Platform, d8_bin, eventually};
+use images_support::FileServer;
 
 const FAKE_NODE: &str = "fake-node";
 
@@ -459,4 +465,157 @@ fn deleting_a_vm_stops_its_run_first() {
     release_instance(&p, "e");
     assert!(eventually(30, || !p.exists("vm", "e", None)));
     assert!(!p.exists("intvirtvmi", "e", None));
+}
+
+/// QEMU processes whose command line carries `uid`.
+fn qemu_pids(uid: &str) -> Vec<u32> {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("qemu-system.*{uid}")])
+        .output()
+        .expect("run pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
+}
+
+/// A process that ended but was not reaped (PID 1 of a container may not reap orphans).
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// Kills QEMUs of a VM left behind by a failed test (they outlive dvpd by design).
+struct QemuReaper(String);
+
+impl Drop for QemuReaper {
+    fn drop(&mut self) {
+        for pid in qemu_pids(&self.0) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    }
+}
+
+fn secs_since(t: std::time::Instant) -> u64 {
+    t.elapsed().as_secs()
+}
+
+#[test]
+fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
+    let image = images_support::cache_dir().join("tiny/tiny.qcow2");
+    let has_qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !image.is_file() || !has_qemu || !d8_bin().exists() {
+        eprintln!(
+            "skipped: needs {}, qemu-system-x86_64 and d8",
+            image.display()
+        );
+        return;
+    }
+    let www = tempfile::tempdir().unwrap();
+    let server = FileServer::start(www.path());
+    server.copy(&image, "tiny.qcow2");
+    let p = Platform::start();
+    p.apply(&images_support::vi_http(
+        "tiny",
+        &server.url("f/tiny.qcow2"),
+    ))
+    .expect_ok();
+    wait_for(&p, "vi", "tiny", "{.status.phase}", "Ready", 180);
+    p.apply(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: t1-root\nspec:\n  dataSource:\n    type: ObjectRef\n    objectRef:\n      kind: VirtualImage\n      name: tiny\n",
+    )
+    .expect_ok();
+    let vm =
+        vm_manifest("t1", "x", "").replace("  nodeSelector:\n    kubernetes.io/hostname: x\n", "");
+    let started = std::time::Instant::now();
+    p.apply(&vm).expect_ok();
+    let uid = get(&p, "vm", "t1", "{.metadata.uid}");
+    let _reaper = QemuReaper(uid.clone());
+
+    wait_for(&p, "vm", "t1", "{.status.phase}", "Running", 240);
+    let running = secs_since(started);
+    wait_for(
+        &p,
+        "vm",
+        "t1",
+        "{.status.conditions[?(@.type==\"AgentReady\")].status}",
+        "True",
+        240,
+    );
+    eprintln!(
+        "figures: Running after {running}s, AgentReady after {}s",
+        secs_since(started)
+    );
+    assert_eq!(get(&p, "vm", "t1", "{.status.guestOSInfo.id}"), "tiny");
+    assert!(!get(&p, "vm", "t1", "{.status.nodeName}").is_empty());
+    assert_eq!(qemu_pids(&uid).len(), 1, "one QEMU carries the VM uid");
+
+    p.kubectl(&[
+        "patch",
+        "vm",
+        "t1",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"cpu":{"cores":2}}}"#,
+    ])
+    .expect_ok();
+    wait_for(
+        &p,
+        "vm",
+        "t1",
+        "{.status.restartAwaitingChanges[0].path}",
+        "cpu.cores",
+        30,
+    );
+    let t = std::time::Instant::now();
+    let (ok, out) = d8(&p, &["v", "restart", "t1", "-w", "-y", "--timeout", "100s"]).unwrap();
+    assert!(ok, "{out}");
+    eprintln!("figures: d8 v restart -w took {}s", secs_since(t));
+    wait_for(
+        &p,
+        "vm",
+        "t1",
+        "{.status.resources.cpu.topology.coresPerSocket}",
+        "2",
+        60,
+    );
+    assert_eq!(get(&p, "vm", "t1", "{.status.restartAwaitingChanges}"), "");
+    assert_eq!(qemu_pids(&uid).len(), 1, "the restart left one QEMU");
+
+    wait_for(
+        &p,
+        "vm",
+        "t1",
+        "{.status.conditions[?(@.type==\"AgentReady\")].status}",
+        "True",
+        240,
+    );
+    let t = std::time::Instant::now();
+    let (ok, out) = d8(&p, &["v", "stop", "t1", "-w", "-y", "--timeout", "100s"]).unwrap();
+    assert!(ok, "{out}");
+    eprintln!("figures: d8 v stop -w took {}s", secs_since(t));
+    assert_eq!(get(&p, "vm", "t1", "{.status.phase}"), "Stopped");
+    assert!(
+        eventually(10, || qemu_pids(&uid).is_empty()),
+        "no QEMU after stop"
+    );
+
+    let (ok, out) = d8(&p, &["v", "start", "t1", "-w", "-y", "--timeout", "100s"]).unwrap();
+    assert!(ok, "{out}");
+    assert_eq!(get(&p, "vm", "t1", "{.status.phase}"), "Running");
+
+    p.kubectl(&["delete", "vm", "t1", "--wait=true", "--timeout=100s"])
+        .expect_ok();
+    assert!(
+        eventually(15, || qemu_pids(&uid).is_empty()),
+        "deleting the VM ends its QEMU"
+    );
 }
