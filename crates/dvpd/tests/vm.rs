@@ -417,6 +417,41 @@ fn a_vm_waits_for_a_missing_disk_in_pending() {
 }
 
 #[test]
+fn a_disk_waiting_for_its_first_consumer_is_made_where_the_vm_goes() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: w-root\nspec:\n  persistentVolumeClaim:\n    size: 100Mi\n    storageClassName: shared-wffc\n",
+    )
+    .expect_ok();
+    wait_for(
+        &p,
+        "vd",
+        "w-root",
+        "{.status.phase}",
+        "WaitForFirstConsumer",
+        60,
+    );
+    p.apply(&vm_manifest("w", FAKE_NODE, "")).expect_ok();
+    wait_for(&p, "intvirtvmi", "w", "{.spec.nodeName}", FAKE_NODE, 90);
+    let claim = get(
+        &p,
+        "vd",
+        "w-root",
+        "{.status.target.persistentVolumeClaimName}",
+    );
+    assert_eq!(
+        get(
+            &p,
+            "pvc",
+            &claim,
+            "{.metadata.annotations.volume\\.kubernetes\\.io/selected-node}"
+        ),
+        FAKE_NODE
+    );
+}
+
+#[test]
 fn d8_v_stop_waits_and_reports_refusals() {
     let p = Platform::start();
     register_node(&p, FAKE_NODE);

@@ -343,3 +343,52 @@ pub async fn cluster(client: &kube::Client) -> Result<(Vec<NodeView>, Vec<Instan
         .await?;
     Ok((nodes.items.iter().map(node_view).collect(), instances.items))
 }
+
+/// The claims of `vm`'s disks that wait for their first consumer (WaitForFirstConsumer).
+pub async fn waiting_claims(
+    client: &kube::Client,
+    vm: &VirtualMachine,
+) -> Result<Vec<String>, kube::Error> {
+    let ns = vm.namespace().unwrap_or_default();
+    let api = Api::<VirtualDisk>::namespaced(client.clone(), &ns);
+    let mut out = Vec::new();
+    for r in vm
+        .spec
+        .block_device_refs
+        .iter()
+        .filter(|r| r.kind == BlockDeviceKind::VirtualDisk)
+    {
+        let Some(vd) = api.get_opt(&r.name).await? else {
+            continue;
+        };
+        let status = vd.status.unwrap_or_default();
+        if status.phase == Some(VirtualDiskPhase::WaitForFirstConsumer)
+            && let Some(claim) = status.target.and_then(|t| t.persistent_volume_claim_name)
+        {
+            out.push(claim);
+        }
+    }
+    Ok(out)
+}
+
+/// Give WaitForFirstConsumer claims the node the VM is scheduled to, so their volumes are made
+/// there.
+pub async fn select_node_for_claims(
+    client: &kube::Client,
+    ns: &str,
+    claims: &[String],
+    node: &str,
+) -> Result<(), kube::Error> {
+    let api: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+        Api::namespaced(client.clone(), ns);
+    let patch = serde_json::json!({"metadata": {"annotations": {dvp_storage::names::SELECTED_NODE_ANNOTATION: node}}});
+    for c in claims {
+        api.patch(
+            c,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dvp_api::admission::sizing;
+use dvp_api::conditions::vm::BlockDevicesReadyReason;
 use dvp_api::kinds::VirtualMachine;
 use dvp_api::kinds::instance::{
     APPLIED_SPEC_ANNOTATION, CLEANUP_FINALIZER, ExitReason, InstancePhase,
@@ -417,6 +418,25 @@ async fn reconcile(cached: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeu
                         }
                         unschedulable = Some(e.to_string());
                     }
+                }
+            }
+        }
+        Action::Wait
+            if instance.is_none()
+                && decision.wants_on
+                && class_state == ClassState::Ready
+                && sizing.is_ok()
+                && provisioning.is_ok()
+                && matches!(&devices, Err((r, _)) if *r == BlockDevicesReadyReason::WaitingForWaitForFirstConsumerBlockDevicesToBeReady) =>
+        {
+            // Disks wait for their first consumer: place the VM, then their volumes follow it.
+            if let Some(class) = &class {
+                let claims = load::waiting_claims(client, &vm).await?;
+                let (nodes, all) = load::cluster(client).await?;
+                let req = scheduling_request(&vm, class, &[]);
+                match scheduler::schedule(&req, &nodes, &load::usage(&all, &uid)) {
+                    Ok(node) => load::select_node_for_claims(client, &ns, &claims, &node).await?,
+                    Err(e) => unschedulable = Some(e.to_string()),
                 }
             }
         }
