@@ -662,6 +662,11 @@ impl Platform {
             assert_eq!(code, 200, "list {path}: {body}");
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             for mut item in v["items"].as_array().cloned().unwrap_or_default() {
+                // The platform's own bookkeeping (module-state, first-start records) is not
+                // what users wrote, and controllers fill it in after startup.
+                if item["metadata"]["namespace"] == "d8-virtualization" {
+                    continue;
+                }
                 let obj = item.as_object_mut().unwrap();
                 obj.remove("status");
                 if let Some(meta) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) {
