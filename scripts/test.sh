@@ -4,6 +4,8 @@
 #   scripts/test.sh [--quick]   (--quick: skip the acceptance checks)
 source "$(dirname "$0")/lib.sh"
 QUICK=${1:-}
+# Acceptance checks of the issues resolved so far (../shared/checks/<name>.sh).
+CHECKS="foundation images-disks"
 ensure_base
 cd "$ROOT"
 mkdir -p target
@@ -18,7 +20,7 @@ set -e
 grep -E '^test result|FAILED|panicked' target/test.log | grep -v 'ok. 0 passed' || true
 [ "$rc" -eq 0 ] || die "tests failed; see target/test.log"
 if [ "$QUICK" != "--quick" ] && [ -d "$ROOT/../shared/checks" ]; then
-  for check in foundation; do
+  for check in $CHECKS; do
     log "acceptance check: $check"
     timeout 900 bash "$ROOT/../shared/checks/$check.sh" || die "acceptance check $check failed"
   done
