@@ -468,3 +468,22 @@ async fn a_guest_found_shut_down_at_adoption_ends_the_run() {
     .await;
     assert_eq!(rig.exit_reason(), Some(ExitReason::GuestShutdown));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_end_is_reported_only_once_the_pid_is_reaped() {
+    let rig = Rig::start(instance());
+    let pid = rig.running().await;
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    rig.host.put_file(&proc_dir, b"zombie");
+    rig.vmm.emit(VmEvent::Shutdown {
+        guest: true,
+        reason: "guest-shutdown".into(),
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(rig.status().phase, Some(InstancePhase::Running));
+    rig.host.remove(&proc_dir).unwrap();
+    rig.until("Succeeded", |r| {
+        r.status().phase == Some(InstancePhase::Succeeded)
+    })
+    .await;
+}

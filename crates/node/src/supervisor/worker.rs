@@ -420,8 +420,22 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
         }
     }
 
+    /// Waits (up to 5 s) until the process is reaped, not only dead: an adopted QEMU is the
+    /// init process's child, and a zombie still answers `kill -0`, so nobody should hear the
+    /// run is over while its pid still exists.
+    async fn wait_reaped(&self, pid: u32) {
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        for _ in 0..50 {
+            if !self.host().exists(&proc_dir) {
+                return;
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Records how the process ended.
     async fn ended(&mut self, process: Process) {
+        self.wait_reaped(process.pid).await;
         let (phase, reason) = decide::outcome(process.ending);
         let message = if reason == ExitReason::Crashed {
             format!("QEMU ended without a shutdown: {}", self.excerpt())
