@@ -452,6 +452,75 @@ fn a_disk_waiting_for_its_first_consumer_is_made_where_the_vm_goes() {
 }
 
 #[test]
+fn automatic_approval_restarts_the_vm_to_apply_changes() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("auto-root")).expect_ok();
+    let extra = "  disruptions:\n    restartApprovalMode: Automatic\n";
+    p.apply(&vm_manifest("auto", FAKE_NODE, extra)).expect_ok();
+    wait_for(&p, "intvirtvmi", "auto", "{.spec.nodeName}", FAKE_NODE, 90);
+    set_instance_status(&p, "auto", running_status());
+    wait_for(&p, "vm", "auto", "{.status.phase}", "Running", 30);
+    p.kubectl(&[
+        "patch",
+        "vm",
+        "auto",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"cpu":{"cores":2}}}"#,
+    ])
+    .expect_ok();
+    assert!(eventually(30, || {
+        !get(&p, "intvirtvmi", "auto", "{.metadata.deletionTimestamp}").is_empty()
+    }));
+    release_instance(&p, "auto");
+    wait_for(
+        &p,
+        "intvirtvmi",
+        "auto",
+        "{.spec.cpu.coresPerSocket}",
+        "2",
+        60,
+    );
+}
+
+#[test]
+fn a_vm_that_no_longer_fits_its_class_policy_is_reported() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(
+        "apiVersion: virtualization.deckhouse.io/v1alpha3\nkind: VirtualMachineClass\nmetadata:\n  name: small\nspec:\n  cpu:\n    type: Host\n  sizingPolicies:\n    - cores:\n        min: 1\n        max: 4\n      coreFractions: [\"10%\", \"100%\"]\n",
+    )
+    .expect_ok();
+    p.apply(&blank_disk("s-root")).expect_ok();
+    let manifest = vm_manifest("s", FAKE_NODE, "").replace(
+        "virtualMachineClassName: generic",
+        "virtualMachineClassName: small",
+    );
+    p.apply(&manifest).expect_ok();
+    wait_for(&p, "intvirtvmi", "s", "{.spec.cpu.model}", "host", 90);
+    p.kubectl(&[
+        "patch",
+        "vmclass",
+        "small",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"sizingPolicies":[{"cores":{"min":1,"max":4},"coreFractions":["50%","100%"]}]}}"#,
+    ])
+    .expect_ok();
+    wait_for(
+        &p,
+        "vm",
+        "s",
+        "{.status.conditions[?(@.type==\"SizingPolicyMatched\")].reason}",
+        "SizingPolicyNotMatched",
+        60,
+    );
+    // It keeps running.
+    assert!(p.exists("intvirtvmi", "s", None));
+}
+
+#[test]
 fn d8_v_stop_waits_and_reports_refusals() {
     let p = Platform::start();
     register_node(&p, FAKE_NODE);
