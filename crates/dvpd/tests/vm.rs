@@ -521,6 +521,50 @@ fn a_vm_that_no_longer_fits_its_class_policy_is_reported() {
 }
 
 #[test]
+fn a_failed_start_names_the_cause_and_is_retried_after_a_pause() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("f-root")).expect_ok();
+    p.apply(&vm_manifest("f", FAKE_NODE, "")).expect_ok();
+    wait_for(&p, "intvirtvmi", "f", "{.spec.nodeName}", FAKE_NODE, 90);
+    let first = get(&p, "intvirtvmi", "f", "{.metadata.uid}");
+    set_instance_status(
+        &p,
+        "f",
+        serde_json::json!({"phase": "Failed", "exit": {"reason": "StartFailed",
+            "message": "qemu-system-x86_64: could not open disk image", "time": common::now_rfc3339()}}),
+    );
+    wait_for(
+        &p,
+        "vm",
+        "f",
+        "{.status.conditions[?(@.type==\"Running\")].reason}",
+        "InternalVirtualMachineError",
+        30,
+    );
+    let message = get(
+        &p,
+        "vm",
+        "f",
+        "{.status.conditions[?(@.type==\"Running\")].message}",
+    );
+    assert!(message.contains("could not open disk image"), "{message}");
+    assert!(message.contains("retrying"), "{message}");
+    assert!(
+        get(&p, "intvirtvmi", "f", "{.metadata.deletionTimestamp}").is_empty(),
+        "no retry before the pause"
+    );
+    assert!(eventually(30, || {
+        !get(&p, "intvirtvmi", "f", "{.metadata.deletionTimestamp}").is_empty()
+    }));
+    release_instance(&p, "f");
+    assert!(eventually(30, || {
+        let uid = get(&p, "intvirtvmi", "f", "{.metadata.uid}");
+        !uid.is_empty() && uid != first
+    }));
+}
+
+#[test]
 fn d8_v_stop_waits_and_reports_refusals() {
     let p = Platform::start();
     register_node(&p, FAKE_NODE);

@@ -269,6 +269,25 @@ async fn reconcile(cached: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeu
         && sizing.is_ok()
         && devices.is_ok()
         && provisioning.is_ok();
+    // Remember failed starts for the backoff; forget them once a run reaches Running.
+    if let Some(i) = &instance {
+        let st = i.status.as_ref();
+        let mut failures = cx.failures.lock().expect("not poisoned");
+        if st.and_then(|s| s.phase) == Some(InstancePhase::Running) {
+            failures.remove(&uid);
+        } else if st.and_then(|s| s.exit.as_ref()).and_then(|e| e.reason)
+            == Some(ExitReason::StartFailed)
+        {
+            let run_uid = i.uid().unwrap_or_default();
+            let entry = failures
+                .entry(uid.clone())
+                .or_insert((0, Instant::now(), String::new()));
+            if entry.2 != run_uid {
+                *entry = (entry.0 + 1, Instant::now(), run_uid);
+            }
+        }
+    }
+
     let backoff_left = {
         let failures = cx.failures.lock().expect("not poisoned");
         failures
@@ -288,25 +307,6 @@ async fn reconcile(cached: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeu
         changes_pending: !restart_awaiting.is_empty(),
         backoff_left,
     });
-
-    // Remember failed starts for the backoff; forget them once a run reaches Running.
-    if let Some(i) = &instance {
-        let st = i.status.as_ref();
-        let mut failures = cx.failures.lock().expect("not poisoned");
-        if st.and_then(|s| s.phase) == Some(InstancePhase::Running) {
-            failures.remove(&uid);
-        } else if st.and_then(|s| s.exit.as_ref()).and_then(|e| e.reason)
-            == Some(ExitReason::StartFailed)
-        {
-            let run_uid = i.uid().unwrap_or_default();
-            let entry = failures
-                .entry(uid.clone())
-                .or_insert((0, Instant::now(), String::new()));
-            if entry.2 != run_uid {
-                *entry = (entry.0 + 1, Instant::now(), run_uid);
-            }
-        }
-    }
 
     // Act.
     let mut unschedulable = None;
