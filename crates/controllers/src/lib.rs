@@ -12,6 +12,7 @@ pub mod context;
 pub mod cvi;
 pub mod events;
 pub mod images;
+pub mod ipam;
 pub mod scheduler;
 pub mod status;
 pub mod vd;
@@ -32,6 +33,7 @@ pub async fn run(ctx: Arc<Context>) {
         images::run_all(ctx.clone()),
         volumes::run(ctx.clone()),
         vm::run(ctx.clone()),
-        vmop::run(ctx.clone())
+        vmop::run(ctx.clone()),
+        ipam::run(ctx.clone())
     );
 }
