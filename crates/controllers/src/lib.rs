@@ -14,6 +14,7 @@ pub mod events;
 pub mod images;
 pub mod ipam;
 pub mod scheduler;
+pub mod selection;
 pub mod status;
 pub mod vd;
 pub mod vi;
@@ -26,14 +27,21 @@ pub use context::Context;
 
 use std::sync::Arc;
 
-/// Start every controller; returns when they all stop (normally never).
-pub async fn run(ctx: Arc<Context>) {
-    tokio::join!(
-        vmclass::run(ctx.clone()),
-        images::run_all(ctx.clone()),
-        volumes::run(ctx.clone()),
-        vm::run(ctx.clone()),
-        vmop::run(ctx.clone()),
-        ipam::run(ctx.clone())
-    );
+/// Start the selected controllers; returns when they all stop (normally never).
+pub async fn run(ctx: Arc<Context>, selection: &selection::Selection) {
+    use futures::FutureExt;
+    use futures::future::BoxFuture;
+    let all: [(&str, BoxFuture<'static, ()>); 6] = [
+        ("vmclass", vmclass::run(ctx.clone()).boxed()),
+        ("images", images::run_all(ctx.clone()).boxed()),
+        ("volumes", volumes::run(ctx.clone()).boxed()),
+        ("vm", vm::run(ctx.clone()).boxed()),
+        ("vmop", vmop::run(ctx.clone()).boxed()),
+        ("ipam", ipam::run(ctx.clone()).boxed()),
+    ];
+    let running = all
+        .into_iter()
+        .filter(|(name, _)| selection.runs(name))
+        .map(|(_, run)| run);
+    futures::future::join_all(running).await;
 }

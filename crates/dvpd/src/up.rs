@@ -24,6 +24,14 @@ pub struct UpArgs {
     /// before it fails (`90s`, `10m`, `1h`).
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     upload_timeout: std::time::Duration,
+    /// Controllers to run, kube-controller-manager style: `*` all, `name` one, `-name` not that
+    /// one (names: vmclass, images, volumes, vm, vmop, ipam, node — the node agent).
+    #[arg(long, default_value = "*", value_parser = parse_controllers)]
+    controllers: dvp_controllers::selection::Selection,
+}
+
+fn parse_controllers(text: &str) -> Result<dvp_controllers::selection::Selection, String> {
+    dvp_controllers::selection::Selection::parse(text).map_err(|e| e.to_string())
 }
 
 /// `90`, `90s`, `10m`, `1h`.
@@ -161,11 +169,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}"))?;
     tokio::spawn(dvp_apiserver::gc::run(api.clone()));
     // this machine as a Node; the instances scheduled to it as QEMU processes
-    let agent = dvp_node::agent::AgentConfig::for_host(data_dir.clone());
-    tokio::spawn(dvp_node::agent::run(client.clone(), agent));
+    if args.controllers.runs("node") {
+        let agent = dvp_node::agent::AgentConfig::for_host(data_dir.clone());
+        tokio::spawn(dvp_node::agent::run(client.clone(), agent));
+    }
     let controllers =
         Arc::new(dvp_controllers::Context::new(client, data_dir.clone()).with_images(images));
-    tokio::spawn(dvp_controllers::run(controllers));
+    let selection = args.controllers.clone();
+    tokio::spawn(async move { dvp_controllers::run(controllers, &selection).await });
     tokio::spawn(dvp_apiserver::namespaces::run(api.clone()));
     state.ready.store(true, Ordering::Release);
     tracing::info!(listen = %args.listen, kubeconfig = %kubeconfig.display(), "dvpd is ready");
