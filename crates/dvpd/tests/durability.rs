@@ -27,7 +27,7 @@ fn vmips(names: &[String]) -> String {
 
 #[test]
 fn acknowledged_kubectl_writes_survive_kill_9() {
-    let mut p = Platform::start();
+    let mut p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     p.kubectl(&[
         "patch",

@@ -161,7 +161,7 @@ fn get_vi_wide_header_is_exactly_the_guides() {
 
 #[test]
 fn wide_columns_show_status_values_written_through_the_status_subresource() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let status = r#"{"status":{"phase":"Running","nodeName":"node-1","ipAddress":"10.66.10.2",
         "resources":{"cpu":{"cores":1,"coreFraction":"100%"},"memory":{"size":"1Gi"}},
@@ -1285,7 +1285,7 @@ fn image_and_disk_columns_show_the_status_the_controllers_write() {
 
 #[test]
 fn need_restart_and_migratable_come_from_conditions() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let status = r#"{"status":{"phase":"Running","conditions":[
         {"type":"AwaitingRestartToApplyConfiguration","status":"True","reason":"ChangesPendingRestart","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"},

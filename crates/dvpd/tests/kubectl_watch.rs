@@ -231,7 +231,7 @@ fn wait_for_jsonpath_already_true_returns_at_once() {
 
 #[test]
 fn wait_for_condition_reads_status_conditions() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let mut w = p.kubectl_bg(&[
         "wait",

@@ -517,7 +517,7 @@ const RUNNING: &str = r#"{"status":{"phase":"Running","nodeName":"node-1"}}"#;
 
 #[test]
 fn status_subresource_patch_changes_status_only() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let r = p.kubectl(&[
         "patch",
@@ -538,7 +538,7 @@ fn status_subresource_patch_changes_status_only() {
 
 #[test]
 fn status_in_a_main_resource_patch_is_ignored() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     p.kubectl(&[
         "patch",
@@ -569,7 +569,7 @@ fn status_in_a_main_resource_patch_is_ignored() {
 
 #[test]
 fn replace_of_the_main_resource_keeps_status() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     p.kubectl(&[
         "patch",
@@ -600,7 +600,7 @@ fn replace_of_the_main_resource_keeps_status() {
 
 #[test]
 fn generation_bumps_only_on_spec_changes() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let generation = || p.jsonpath("vm", "linux-vm", "{.metadata.generation}");
     assert_eq!(generation(), "1");
@@ -859,7 +859,7 @@ fn apply_to_an_object_made_by_create_warns_and_takes_it_over() {
 
 #[test]
 fn replace_of_the_status_subresource_changes_status_only() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let mut v = p.get_json(&["vm", "linux-vm"]);
     v["spec"]["cpu"]["cores"] = 4.into();

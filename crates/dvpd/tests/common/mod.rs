@@ -16,6 +16,8 @@ pub struct Platform {
     pub dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
+    /// Extra `dvpd up` arguments, kept across restarts.
+    up_args: Vec<String>,
 }
 
 pub struct Run {
@@ -79,12 +81,23 @@ pub fn d8_bin() -> PathBuf {
 impl Platform {
     /// Start `dvpd up` and wait until `/readyz` answers 200.
     pub fn start() -> Platform {
+        Platform::start_with(&[])
+    }
+
+    /// Start without the VM and vmop controllers, for tests of API semantics that write a VM's
+    /// `status` by hand (the VM controller would rewrite it).
+    pub fn start_without_vm_controllers() -> Platform {
+        Platform::start_with(&["--controllers=*,-vm,-vmop"])
+    }
+
+    pub fn start_with(up_args: &[&str]) -> Platform {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         let mut p = Platform {
             dir,
             port: free_port(),
             child: None,
+            up_args: up_args.iter().map(|a| a.to_string()).collect(),
         };
         p.spawn();
         p
@@ -112,6 +125,7 @@ impl Platform {
             .args(["up", "--data-dir"])
             .arg(self.data_dir())
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(&self.up_args)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
