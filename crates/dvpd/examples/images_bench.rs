@@ -183,7 +183,10 @@ impl Platform {
             .output()
             .expect("run curl");
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        v["status"]["phase"].as_str().unwrap_or_default().to_string()
+        v["status"]["phase"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Applies `manifest` and times until the object is Ready (panics on Failed).
@@ -193,7 +196,10 @@ impl Platform {
         loop {
             match self.phase(plural, name).as_str() {
                 "Ready" => return started.elapsed(),
-                "Failed" => panic!("{plural}/{name} failed: {}", self.kubectl(&["get", plural, name, "-o", "yaml"], None)),
+                "Failed" => panic!(
+                    "{plural}/{name} failed: {}",
+                    self.kubectl(&["get", plural, name, "-o", "yaml"], None)
+                ),
                 _ => std::thread::sleep(Duration::from_millis(20)),
             }
         }
@@ -234,15 +240,28 @@ fn main() {
         .unwrap();
     let www = work.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
-    println!("# images_bench: dvpd {}, work dir {}", args.dvpd.display(), work.path().display());
+    println!(
+        "# images_bench: dvpd {}, work dir {}",
+        args.dvpd.display(),
+        work.path().display()
+    );
     let big = make_image(&www, args.size_mib);
     let big_len = std::fs::metadata(&big).unwrap().len();
     let small = www.join("small.qcow2");
-    run(Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&small).arg("64M"));
+    run(Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&small)
+        .arg("64M"));
     let http_port = free_port();
     let _server = Killed(
         Command::new("python3")
-            .args(["-m", "http.server", &http_port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "-m",
+                "http.server",
+                &http_port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
             .current_dir(&www)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -251,7 +270,11 @@ fn main() {
     );
     std::thread::sleep(Duration::from_millis(500));
     let url = |f: &str| format!("http://127.0.0.1:{http_port}/{f}");
-    println!("image_file: {:.1} MiB ({} bytes)", big_len as f64 / 1048576.0, big_len);
+    println!(
+        "image_file: {:.1} MiB ({} bytes)",
+        big_len as f64 / 1048576.0,
+        big_len
+    );
 
     // Baseline: download, then convert, on the same disk.
     let scratch = work.path().join("baseline");
@@ -261,7 +284,10 @@ fn main() {
         let _ = std::fs::remove_file(scratch.join("dl"));
         let _ = std::fs::remove_file(scratch.join("out.qcow2"));
         let started = Instant::now();
-        run(Command::new("curl").args(["-s", "-o"]).arg(scratch.join("dl")).arg(url("big.qcow2")));
+        run(Command::new("curl")
+            .args(["-s", "-o"])
+            .arg(scratch.join("dl"))
+            .arg(url("big.qcow2")));
         run(Command::new("qemu-img")
             .args(["convert", "-q", "-O", "qcow2"])
             .arg(scratch.join("dl"))
@@ -280,7 +306,11 @@ fn main() {
     let mut imports = Vec::new();
     for i in 0..args.runs {
         let name = format!("big-{i}");
-        imports.push(platform.time_until_ready("virtualimages", &name, &vi(&name, &url("big.qcow2"))));
+        imports.push(platform.time_until_ready(
+            "virtualimages",
+            &name,
+            &vi(&name, &url("big.qcow2")),
+        ));
         // Keep the disk usage in check: the next run imports the same file again.
         if i + 1 < args.runs {
             platform.kubectl(&["delete", "vi", &name], None);
@@ -292,7 +322,10 @@ fn main() {
         secs(import),
         big_len as f64 / 1048576.0 / secs(import)
     );
-    println!("import_ratio: {:.2} (baseline time / platform time; aim >= 0.9)", secs(baseline) / secs(import));
+    println!(
+        "import_ratio: {:.2} (baseline time / platform time; aim >= 0.9)",
+        secs(baseline) / secs(import)
+    );
 
     platform.time_until_ready("virtualimages", "small", &vi("small", &url("small.qcow2")));
     let big_image = format!("big-{}", args.runs - 1);
