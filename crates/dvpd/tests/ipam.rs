@@ -1,0 +1,310 @@
+//! IP address management through kubectl: VirtualMachineIPAddress objects lease addresses of
+//! `virtualMachineCIDRs` (10.66.10.0/24 and 10.66.20.0/24 by default) as cluster-wide
+//! VirtualMachineIPAddressLease objects named `ip-a-b-c-d`.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use common::*;
+use serde_json::Value;
+
+fn auto_vmips(prefix: &str, count: usize, namespace: &str) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachineIPAddress\n\
+                 metadata:\n  name: {prefix}-{i}\n  namespace: {namespace}\nspec:\n  type: Auto\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn static_vmip(name: &str, namespace: &str, ip: &str) -> String {
+    format!(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachineIPAddress\n\
+         metadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  type: Static\n  staticIP: {ip}\n"
+    )
+}
+
+/// name → (address, phase) of the vmips of `namespace` that have an address.
+fn addresses(p: &Platform, namespace: &str) -> BTreeMap<String, (String, String)> {
+    let list = p.get_json(&["vmip", "-n", namespace]);
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| {
+            let a = v["status"]["address"].as_str()?;
+            Some((
+                v["metadata"]["name"].as_str().unwrap().to_string(),
+                (
+                    a.to_string(),
+                    v["status"]["phase"].as_str().unwrap_or("").to_string(),
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// lease name → the lease object.
+fn leases(p: &Platform) -> BTreeMap<String, Value> {
+    let list = p.get_json(&["vmipl"]);
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["metadata"]["name"].as_str().unwrap().to_string(),
+                l.clone(),
+            )
+        })
+        .collect()
+}
+
+fn lease_name(ip: &str) -> String {
+    format!("ip-{}", ip.replace('.', "-"))
+}
+
+#[track_caller]
+fn wait_bound(p: &Platform, namespace: &str, name: &str, ip: &str) {
+    let ok = eventually(30, || {
+        addresses(p, namespace).get(name) == Some(&(ip.to_string(), "Bound".to_string()))
+    });
+    assert!(
+        ok,
+        "{namespace}/{name} should be Bound to {ip}: {:?}",
+        p.get_json(&["vmip", name, "-n", namespace])["status"]
+    );
+}
+
+#[test]
+fn fifty_vmips_created_at_once_get_distinct_addresses_each_with_its_lease() {
+    let p = Platform::start();
+    p.apply(&auto_vmips("burst", 50, "default")).expect_ok();
+    assert!(
+        eventually(60, || addresses(&p, "default").len() == 50),
+        "every vmip should get an address; got {}",
+        addresses(&p, "default").len()
+    );
+    let got = addresses(&p, "default");
+    let distinct: BTreeSet<&String> = got.values().map(|(a, _)| a).collect();
+    assert_eq!(distinct.len(), 50, "addresses must not repeat: {got:?}");
+    assert!(
+        !distinct.contains(&"10.66.10.0".to_string()),
+        "the network address is never given"
+    );
+    assert!(
+        eventually(30, || {
+            let all = leases(&p);
+            got.iter().all(|(name, (ip, phase))| {
+                let l = &all.get(&lease_name(ip));
+                phase == "Bound"
+                    && l.is_some_and(|l| {
+                        l["spec"]["virtualMachineIPAddressRef"]["name"] == name.as_str()
+                            && l["spec"]["virtualMachineIPAddressRef"]["namespace"] == "default"
+                            && l["status"]["phase"] == "Bound"
+                    })
+            }) && all.len() == 50
+        }),
+        "each address should have one Bound lease ip-a-b-c-d naming its vmip: {:?}",
+        leases(&p).keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn the_guide_static_address_is_leased_and_shown_by_kubectl_get() {
+    let p = Platform::start();
+    p.apply(&guide_manifest(guide_lines::VMIP_STATIC))
+        .expect_ok();
+    wait_bound(&p, "default", "linux-vm-custom-ip", "10.66.20.77");
+    let table = p.kubectl(&["get", "vmip"]).expect_ok().stdout;
+    assert_eq!(
+        cell(&table, "linux-vm-custom-ip", "ADDRESS").as_deref(),
+        Some("10.66.20.77")
+    );
+    assert_eq!(
+        cell(&table, "linux-vm-custom-ip", "STATUS").as_deref(),
+        Some("Bound")
+    );
+    assert!(eventually(20, || {
+        let t = p.kubectl(&["get", "vmipl"]).expect_ok().stdout;
+        cell(&t, "ip-10-66-20-77", "STATUS").as_deref() == Some("Bound")
+            && t.contains(r#"{"name":"linux-vm-custom-ip","namespace":"default"}"#)
+    }));
+}
+
+#[test]
+fn a_static_address_outside_the_cidrs_is_refused_at_admission() {
+    let p = Platform::start();
+    let r = p
+        .apply(&static_vmip("outside", "default", "192.168.1.5"))
+        .expect_err();
+    assert!(
+        r.stderr.contains("is invalid") && r.stderr.contains("outside virtualMachineCIDRs"),
+        "{}",
+        r.stderr
+    );
+    assert!(!p.exists("vmip", "outside", Some("default")));
+}
+
+#[test]
+fn a_taken_static_address_is_refused_to_another_vmip() {
+    let p = Platform::start();
+    p.apply(&static_vmip("first", "default", "10.66.10.50"))
+        .expect_ok();
+    wait_bound(&p, "default", "first", "10.66.10.50");
+    let r = p
+        .apply(&static_vmip("second", "default", "10.66.10.50"))
+        .expect_err();
+    assert!(r.stderr.contains("already leased"), "{}", r.stderr);
+}
+
+#[test]
+fn an_auto_vmip_skips_addresses_held_by_static_ones() {
+    let p = Platform::start();
+    p.apply(&static_vmip("fixed", "default", "10.66.10.1"))
+        .expect_ok();
+    wait_bound(&p, "default", "fixed", "10.66.10.1");
+    p.apply(&auto_vmips("auto", 1, "default")).expect_ok();
+    wait_bound(&p, "default", "auto-0", "10.66.10.2");
+}
+
+#[test]
+fn a_released_address_is_kept_for_its_namespace_and_refused_to_others() {
+    let p = Platform::start();
+    p.kubectl(&["create", "namespace", "other"]).expect_ok();
+    p.apply(&guide_manifest(guide_lines::VMIP_STATIC))
+        .expect_ok();
+    wait_bound(&p, "default", "linux-vm-custom-ip", "10.66.20.77");
+    p.kubectl(&["delete", "vmip", "linux-vm-custom-ip"])
+        .expect_ok();
+    assert!(
+        eventually(30, || {
+            let l = &leases(&p)["ip-10-66-20-77"];
+            l["status"]["phase"] == "Released"
+                && l["spec"]["virtualMachineIPAddressRef"]["namespace"] == "default"
+                && l["spec"]["virtualMachineIPAddressRef"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    == ""
+        }),
+        "the lease should be Released and keep its namespace: {:?}",
+        leases(&p).get("ip-10-66-20-77")
+    );
+    let r = p
+        .apply(&static_vmip("thief", "other", "10.66.20.77"))
+        .expect_err();
+    assert!(r.stderr.contains("different namespace"), "{}", r.stderr);
+    p.apply(&guide_manifest(guide_lines::VMIP_STATIC))
+        .expect_ok();
+    wait_bound(&p, "default", "linux-vm-custom-ip", "10.66.20.77");
+    assert!(eventually(20, || {
+        let l = &leases(&p)["ip-10-66-20-77"];
+        l["status"]["phase"] == "Bound"
+            && l["spec"]["virtualMachineIPAddressRef"]["name"] == "linux-vm-custom-ip"
+    }));
+}
+
+/// A released Auto address is not handed to the next Auto request while retained.
+#[test]
+fn a_released_address_is_not_reallocated_during_retention() {
+    let p = Platform::start();
+    p.apply(&auto_vmips("a", 1, "default")).expect_ok();
+    wait_bound(&p, "default", "a-0", "10.66.10.1");
+    p.kubectl(&["delete", "vmip", "a-0"]).expect_ok();
+    p.apply(&auto_vmips("b", 1, "default")).expect_ok();
+    wait_bound(&p, "default", "b-0", "10.66.10.2");
+}
+
+fn owned_vmip(name: &str, owner: &str, owner_uid: &str) -> String {
+    format!(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachineIPAddress\n\
+         metadata:\n  name: {name}\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    \
+         name: {owner}\n    uid: {owner_uid}\n    controller: true\nspec:\n  type: Auto\n"
+    )
+}
+
+/// The guide's recipe to keep an address: remove the ownerReferences of the automatic vmip
+/// before deleting its owner. (The owner here is a ConfigMap standing in for the VM.)
+#[test]
+fn removing_owner_references_keeps_the_address_when_the_owner_goes() {
+    let p = Platform::start();
+    for owner in ["kept-owner", "gone-owner"] {
+        p.kubectl(&["create", "configmap", owner]).expect_ok();
+    }
+    let uid = |o: &str| p.jsonpath("configmap", o, "{.metadata.uid}");
+    p.apply(&owned_vmip("kept-7prpx", "kept-owner", &uid("kept-owner")))
+        .expect_ok();
+    p.apply(&owned_vmip("gone-8qrst", "gone-owner", &uid("gone-owner")))
+        .expect_ok();
+    assert!(eventually(30, || addresses(&p, "default").len() == 2));
+    let kept_ip = addresses(&p, "default")["kept-7prpx"].0.clone();
+    let gone_ip = addresses(&p, "default")["gone-8qrst"].0.clone();
+    p.kubectl(&[
+        "patch",
+        "vmip",
+        "kept-7prpx",
+        "--type=merge",
+        "--patch",
+        r#"{"metadata":{"ownerReferences":null}}"#,
+    ])
+    .expect_ok();
+    p.kubectl(&["delete", "configmap", "kept-owner", "gone-owner"])
+        .expect_ok();
+    assert!(
+        eventually(30, || !p.exists("vmip", "gone-8qrst", None)),
+        "the vmip still owned goes with its owner"
+    );
+    assert!(eventually(30, || {
+        leases(&p)[&lease_name(&gone_ip)]["status"]["phase"] == "Released"
+    }));
+    assert_eq!(
+        addresses(&p, "default").get("kept-7prpx"),
+        Some(&(kept_ip.clone(), "Bound".to_string())),
+        "the vmip without ownerReferences keeps its address"
+    );
+    assert_eq!(
+        leases(&p)[&lease_name(&kept_ip)]["status"]["phase"],
+        "Bound"
+    );
+}
+
+/// Benchmark (run with `--ignored --nocapture`): 1,000 Auto vmips applied at once through a real
+/// dvpd; prints allocations per second and checks that no address repeats.
+#[test]
+#[ignore]
+fn bench_thousand_vmips_created_at_once() {
+    let p = Platform::start();
+    p.kubectl(&[
+        "patch",
+        "moduleconfig",
+        "virtualization",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/spec/settings/virtualMachineCIDRs/-","value":"10.70.0.0/22"}]"#,
+    ])
+    .expect_ok();
+    let manifest = auto_vmips("bench", 1000, "default");
+    let started = Instant::now();
+    p.apply(&manifest).expect_ok();
+    let applied = started.elapsed();
+    let done = eventually(600, || addresses(&p, "default").len() == 1000);
+    let total = started.elapsed();
+    let got = addresses(&p, "default");
+    let distinct: BTreeSet<&String> = got.values().map(|(a, _)| a).collect();
+    println!(
+        "ipam bench: 1000 vmips applied in {:.2}s; {} bound after {:.2}s => {:.0} allocations/s (end to end, incl. kubectl apply); distinct addresses: {}",
+        applied.as_secs_f64(),
+        got.len(),
+        total.as_secs_f64(),
+        got.len() as f64 / total.as_secs_f64(),
+        distinct.len()
+    );
+    assert!(done, "all 1000 vmips should be bound");
+    assert_eq!(distinct.len(), 1000, "addresses must not repeat");
+    assert_eq!(leases(&p).len(), 1000, "one lease per address, none leaked");
+}
