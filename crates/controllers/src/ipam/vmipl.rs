@@ -147,11 +147,24 @@ pub(crate) async fn run(
     vmips: impl futures::Stream<Item = Result<VirtualMachineIPAddress, watcher::Error>> + Send + 'static,
 ) {
     let leases: Api<VirtualMachineIPAddressLease> = Api::all(cx.ctx.client.clone());
-    Controller::new(leases, watcher::Config::default())
-        .watches_stream(vmips, |vmip: VirtualMachineIPAddress| {
-            let address = vmip.status.and_then(|s| s.address)?;
-            let ip = address.parse().ok()?;
-            Some(ObjectRef::new(&lease_name(ip)))
+    let controller = Controller::new(leases, watcher::Config::default());
+    let known = controller.store();
+    controller
+        // A vmip names its lease by status.address; one deleted before its status was written
+        // is found through the uid label of the lease created for it.
+        .watches_stream(vmips, move |vmip: VirtualMachineIPAddress| {
+            let uid = vmip.uid().unwrap_or_default();
+            let by_address = vmip
+                .status
+                .and_then(|s| s.address)
+                .and_then(|a| a.parse().ok())
+                .map(|ip| ObjectRef::new(&lease_name(ip)));
+            let by_uid = known
+                .state()
+                .into_iter()
+                .filter(|l| l.labels().get(VMIP_UID_LABEL) == Some(&uid))
+                .map(|l| ObjectRef::from_obj(l.as_ref()));
+            by_address.into_iter().chain(by_uid).collect::<Vec<_>>()
         })
         .run(reconcile, error_policy, cx)
         .for_each(|_| futures::future::ready(()))
