@@ -377,3 +377,34 @@ fn vmips_deleted_at_once_leave_no_bound_lease() {
             .collect::<Vec<_>>()
     );
 }
+
+/// An address in use is not deleted under its VM: the vmip stays (Terminating, Attached, lease
+/// Bound) until the VM is gone, then goes and its lease is Released.
+#[test]
+fn deleting_an_attached_vmip_waits_for_its_vm() {
+    let p = Platform::start();
+    p.apply(&guide_manifest(guide_lines::VMIP_STATIC))
+        .expect_ok();
+    p.apply(&vm_naming("linux-vm", "linux-vm-custom-ip"))
+        .expect_ok();
+    assert!(eventually(30, || {
+        p.jsonpath("vmip", "linux-vm-custom-ip", "{.status.phase}") == "Attached"
+            && p.jsonpath("vmip", "linux-vm-custom-ip", "{.metadata.finalizers}")
+                .contains("virtualization.deckhouse.io/vmip-cleanup")
+    }));
+    p.kubectl(&["delete", "vmip", "linux-vm-custom-ip", "--wait=false"])
+        .expect_ok();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(p.exists("vmip", "linux-vm-custom-ip", None));
+    assert_eq!(leases(&p)["ip-10-66-20-77"]["status"]["phase"], "Bound");
+    p.kubectl(&["delete", "vm", "linux-vm", "--wait=true", "--timeout=60s"])
+        .expect_ok();
+    assert!(eventually(30, || !p.exists(
+        "vmip",
+        "linux-vm-custom-ip",
+        None
+    )));
+    assert!(eventually(30, || {
+        leases(&p)["ip-10-66-20-77"]["status"]["phase"] == "Released"
+    }));
+}

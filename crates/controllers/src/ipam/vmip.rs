@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dvp_api::kinds::common::NamespacedRef;
-use dvp_api::kinds::virtual_machine_ip_address::VirtualMachineIPAddressType;
+use dvp_api::kinds::virtual_machine_ip_address::{
+    VirtualMachineIPAddressPhase as Phase, VirtualMachineIPAddressType,
+};
 use dvp_api::kinds::{VirtualMachine, VirtualMachineIPAddress, VirtualMachineIPAddressLease};
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -27,7 +29,11 @@ use super::for_vm::{vm_uses, vmip_name_of};
 use super::lease::{Claim, VMIP_UID_LABEL, claim};
 use super::pool::{Pool, PoolError, lease_address, lease_name};
 use crate::Context;
+use crate::images::finalizer;
 use crate::status;
+
+/// Kept on an address while a VM uses it, so it is not deleted under a running guest.
+pub const CLEANUP_FINALIZER: &str = "virtualization.deckhouse.io/vmip-cleanup";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -313,8 +319,13 @@ fn attached_vm(cx: &VmipCtx, vmip: &VirtualMachineIPAddress) -> Option<String> {
 }
 
 async fn reconcile(vmip: Arc<VirtualMachineIPAddress>, cx: Arc<VmipCtx>) -> Result<Action, Error> {
+    let api: Api<VirtualMachineIPAddress> =
+        Api::namespaced(cx.ctx.client.clone(), &vmip.namespace().unwrap_or_default());
     if vmip.meta().deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
+        // Deletion waits while a VM uses the address; the VM's changes queue another look.
+        let in_use = attached_vm(&cx, &vmip).is_some();
+        finalizer::set(&api, vmip.as_ref(), CLEANUP_FINALIZER, in_use).await?;
+        return Ok(Action::requeue(Duration::from_secs(10)));
     }
     // Allocation reads the lease cache: wait until it holds every existing lease.
     if cx.leases.wait_until_ready().await.is_err() {
@@ -328,13 +339,14 @@ async fn reconcile(vmip: Arc<VirtualMachineIPAddress>, cx: Arc<VmipCtx>) -> Resu
     let vm = attached_vm(&cx, &vmip);
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let desired = desired_status(&vmip, &binding, vm.as_deref(), now);
-    let api: Api<VirtualMachineIPAddress> =
-        Api::namespaced(cx.ctx.client.clone(), &vmip.namespace().unwrap_or_default());
+    let attached = desired.phase == Some(Phase::Attached);
     match status::write(&api, vmip.as_ref(), vmip.status.as_ref(), &desired).await {
         Ok(_) | Err(status::StatusError::Conflict) => {}
         Err(status::StatusError::Api(kube::Error::Api(s))) if s.code == 404 => {}
         Err(e) => return Err(e.into()),
     }
+    // Written after the status, so it may meet a conflict: the status change queues a retry.
+    finalizer::set(&api, vmip.as_ref(), CLEANUP_FINALIZER, attached).await?;
     Ok(match binding {
         Binding::Bound(_) => Action::requeue(Duration::from_secs(600)),
         // A refused or exhausted request may succeed once a lease goes away.

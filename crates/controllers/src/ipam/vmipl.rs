@@ -57,12 +57,11 @@ async fn holder_of(
             api.get_opt(&r.name).await?
         }
     };
-    Ok(found
-        .filter(|v| v.meta().deletion_timestamp.is_none())
-        .map(|v| Holder {
-            uid: v.uid().unwrap_or_default(),
-            address: v.status.and_then(|s| s.address),
-        }))
+    // A terminating holder still holds: it waits for its VM to let the address go.
+    Ok(found.map(|v| Holder {
+        uid: v.uid().unwrap_or_default(),
+        address: v.status.and_then(|s| s.address),
+    }))
 }
 
 async fn reconcile(
