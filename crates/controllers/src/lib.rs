@@ -13,6 +13,7 @@ pub mod cvi;
 pub mod events;
 pub mod images;
 pub mod ipam;
+pub mod macs;
 pub mod scheduler;
 pub mod selection;
 pub mod status;
@@ -37,7 +38,13 @@ pub async fn run(ctx: Arc<Context>, selection: &selection::Selection) {
         ("volumes", volumes::run(ctx.clone()).boxed()),
         ("vm", vm::run(ctx.clone()).boxed()),
         ("vmop", vmop::run(ctx.clone()).boxed()),
-        ("ipam", ipam::run(ctx.clone()).boxed()),
+        // Address management: IPs of the main network and MACs of additional interfaces.
+        (
+            "ipam",
+            futures::future::join(ipam::run(ctx.clone()), macs::run(ctx.clone()))
+                .map(|_| ())
+                .boxed(),
+        ),
     ];
     let running = all
         .into_iter()
