@@ -408,3 +408,70 @@ fn deleting_an_attached_vmip_waits_for_its_vm() {
         leases(&p)["ip-10-66-20-77"]["status"]["phase"] == "Released"
     }));
 }
+
+fn vmmac(name: &str, address: Option<&str>) -> String {
+    let spec = match address {
+        Some(a) => format!("spec:\n  address: {a}\n"),
+        None => "spec: {}\n".to_string(),
+    };
+    format!(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachineMACAddress\n\
+         metadata:\n  name: {name}\n{spec}"
+    )
+}
+
+/// name → address of the vmmacs of the default namespace that have one.
+fn macs(p: &Platform) -> BTreeMap<String, String> {
+    p.get_json(&["vmmac"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| {
+            Some((
+                v["metadata"]["name"].as_str()?.to_string(),
+                v["status"]["address"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn mac_addresses_are_generated_with_one_prefix_leased_and_freed_with_their_object() {
+    let p = Platform::start();
+    let manifest: Vec<String> = (0..20).map(|i| vmmac(&format!("vm-{i}"), None)).collect();
+    p.apply(&manifest.join("---\n")).expect_ok();
+    assert!(eventually(60, || macs(&p).len() == 20), "{:?}", macs(&p));
+    let got = macs(&p);
+    let distinct: BTreeSet<&String> = got.values().collect();
+    assert_eq!(distinct.len(), 20, "{got:?}");
+    let prefixes: BTreeSet<&str> = got.values().map(|m| &m[..8]).collect();
+    assert_eq!(prefixes.len(), 1, "one cluster prefix: {got:?}");
+    let first = u8::from_str_radix(&got["vm-0"][..2], 16).unwrap();
+    assert_eq!(first & 0b11, 0b10, "locally administered unicast");
+    let lease = format!("mac-{}", got["vm-0"].replace(':', "-"));
+    assert!(eventually(30, || {
+        p.jsonpath("vmmacl", &lease, "{.status.phase}") == "Bound"
+            && p.jsonpath("vmmacl", &lease, "{.spec.virtualMachineMACAddressRef.name}") == "vm-0"
+    }));
+    assert_eq!(p.jsonpath("vmmac", "vm-0", "{.status.phase}"), "Bound");
+    p.kubectl(&["delete", "vmmac", "vm-0"]).expect_ok();
+    assert!(
+        eventually(30, || !p.exists("vmmacl", &lease, None)),
+        "a MAC lease is deleted with its object (no retention)"
+    );
+}
+
+#[test]
+fn a_requested_mac_is_leased_and_refused_to_another_object() {
+    let p = Platform::start();
+    p.apply(&vmmac("wanted", Some("5E:E6:19:54:F9:BE")))
+        .expect_ok();
+    assert!(eventually(30, || {
+        macs(&p).get("wanted").map(String::as_str) == Some("5e:e6:19:54:f9:be")
+            && p.exists("vmmacl", "mac-5e-e6-19-54-f9-be", None)
+    }));
+    let r = p
+        .apply(&vmmac("copy", Some("5e:e6:19:54:f9:be")))
+        .expect_err();
+    assert!(r.stderr.contains("already leased"), "{}", r.stderr);
+}
