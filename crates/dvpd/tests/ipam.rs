@@ -475,3 +475,62 @@ fn a_requested_mac_is_leased_and_refused_to_another_object() {
         .expect_err();
     assert!(r.stderr.contains("already leased"), "{}", r.stderr);
 }
+
+/// Benchmark (run with `--ignored --nocapture`): the controller alone. 1,000 Auto vmips are
+/// stored while IPAM is off (`--controllers=*,-ipam`); dvpd then restarts with every controller
+/// and the time from ready to all bound is the allocation rate, kubectl aside.
+#[test]
+#[ignore]
+fn bench_thousand_stored_vmips_allocated_by_the_controller() {
+    let mut p = Platform::start_with(&["--controllers=*,-ipam"]);
+    p.kubectl(&[
+        "patch",
+        "moduleconfig",
+        "virtualization",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/spec/settings/virtualMachineCIDRs/-","value":"10.70.0.0/22"}]"#,
+    ])
+    .expect_ok();
+    std::thread::scope(|s| {
+        for chunk in 0..10 {
+            let p = &p;
+            s.spawn(move || {
+                let manifest = auto_vmips(&format!("stored{chunk}"), 100, "default");
+                p.kubectl_stdin(&["create", "-f", "-"], &manifest)
+                    .expect_ok();
+            });
+        }
+    });
+    assert!(addresses(&p, "default").is_empty(), "IPAM is off");
+    p.stop();
+    let log = std::fs::File::create(p.dir.path().join("dvpd-all.log")).unwrap();
+    let mut all = std::process::Command::new(dvpd_bin())
+        .args(["up", "--data-dir"])
+        .arg(p.data_dir())
+        .args(["--listen", &format!("127.0.0.1:{}", p.port)])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    assert!(eventually(60, || http_get(p.port, "/readyz", None)
+        .is_ok_and(|(code, _)| code == 200)));
+    let ready = Instant::now();
+    let done = eventually(600, || addresses(&p, "default").len() == 1000);
+    let took = ready.elapsed();
+    let got = addresses(&p, "default");
+    let distinct: BTreeSet<&String> = got.values().map(|(a, _)| a).collect();
+    let lease_count = leases(&p).len();
+    let _ = all.kill();
+    let _ = all.wait();
+    println!(
+        "ipam bench (controller alone): {} of 1000 stored vmips bound {:.2}s after dvpd was ready => {:.0} allocations/s; distinct addresses: {}; leases: {lease_count}",
+        got.len(),
+        took.as_secs_f64(),
+        got.len() as f64 / took.as_secs_f64(),
+        distinct.len()
+    );
+    assert!(done, "all 1000 vmips should be bound");
+    assert_eq!(distinct.len(), 1000, "addresses must not repeat");
+    assert_eq!(lease_count, 1000, "one lease per address, none leaked");
+}

@@ -141,6 +141,13 @@ enum Hold {
 async fn hold(cx: &VmipCtx, holder: &Holder<'_>, ip: Ipv4Addr) -> Result<Hold, kube::Error> {
     let api = cx.lease_api();
     let name = lease_name(ip);
+    // Steady state: the cache already shows the lease as ours (a change to it queues a look).
+    if let Some(cached) = cx.leases.get(&ObjectRef::new(&name))
+        && claim(&cached, holder.namespace, holder.name) == Claim::Ours
+        && cached.labels().get(VMIP_UID_LABEL).map(String::as_str) == Some(holder.uid)
+    {
+        return Ok(Hold::Held);
+    }
     let Some(mut lease) = api.get_opt(&name).await? else {
         return match api.create(&PostParams::default(), &holder.lease(ip)).await {
             Ok(_) => Ok(Hold::Held),
