@@ -534,3 +534,40 @@ fn bench_thousand_stored_vmips_allocated_by_the_controller() {
     assert_eq!(distinct.len(), 1000, "addresses must not repeat");
     assert_eq!(lease_count, 1000, "one lease per address, none leaked");
 }
+
+#[test]
+fn addresses_survive_a_restart_without_new_leases() {
+    let mut p = Platform::start();
+    p.apply(&auto_vmips("keep", 10, "default")).expect_ok();
+    assert!(eventually(30, || addresses(&p, "default").len() == 10));
+    let before = addresses(&p, "default");
+    p.stop();
+    p.spawn();
+    p.apply(&auto_vmips("new", 1, "default")).expect_ok();
+    assert!(eventually(30, || addresses(&p, "default").len() == 11));
+    let after = addresses(&p, "default");
+    for (name, addr) in &before {
+        assert_eq!(after.get(name), Some(addr), "{name} keeps its address");
+    }
+    let distinct: BTreeSet<&String> = after.values().map(|(a, _)| a).collect();
+    assert_eq!(
+        distinct.len(),
+        11,
+        "the new vmip gets a free address: {after:?}"
+    );
+    assert_eq!(leases(&p).len(), 11, "no lease is made twice");
+}
+
+#[test]
+fn a_deleted_lease_is_made_again_for_its_vmip() {
+    let p = Platform::start();
+    p.apply(&auto_vmips("solo", 1, "default")).expect_ok();
+    wait_bound(&p, "default", "solo-0", "10.66.10.1");
+    p.kubectl(&["delete", "vmipl", "ip-10-66-10-1"]).expect_ok();
+    assert!(eventually(30, || {
+        leases(&p)
+            .get("ip-10-66-10-1")
+            .is_some_and(|l| l["status"]["phase"] == "Bound")
+    }));
+    wait_bound(&p, "default", "solo-0", "10.66.10.1");
+}
