@@ -299,9 +299,17 @@ async fn bind(
             if let Some(ip) = known_address(cx, vmip, &uid) {
                 return Ok(match hold_address(cx, &holder, ip).await? {
                     Ok(()) => Binding::Bound(ip.to_string()),
-                    Err(why) => Binding::Lost(format!(
-                        "the lease of {ip} was lost: {why}; a new address will be allocated"
-                    )),
+                    Err(why) => {
+                        // Forget it, so the next look allocates afresh.
+                        cx.reservations
+                            .lock()
+                            .expect("not poisoned")
+                            .by_uid
+                            .remove(&uid);
+                        Binding::Lost(format!(
+                            "the lease of {ip} was lost: {why}; a new address will be allocated"
+                        ))
+                    }
                 });
             }
             Ok(match allocate(cx, &holder, &pool).await? {
