@@ -54,7 +54,10 @@ fn acknowledged_kubectl_writes_survive_kill_9() {
     .expect_ok();
     let names: Vec<String> = (0..10).map(|i| format!("ip-{i}")).collect();
     p.apply(&vmips(&names)).expect_ok();
-    p.kubectl(&["delete", "vd", "linux-disk"]).expect_ok();
+    // A VM reported Running holds its disk, so the acknowledged delete is of another object.
+    p.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: doomed\ndata:\n  a: b\n")
+        .expect_ok();
+    p.kubectl(&["delete", "configmap", "doomed"]).expect_ok();
     let uid = p.jsonpath("vm", "linux-vm", "{.metadata.uid}");
 
     p.crash_and_restart();
@@ -82,7 +85,7 @@ fn acknowledged_kubectl_writes_survive_kill_9() {
     let listed = p.kubectl(&["get", "vmip", "-o", "name"]).expect_ok().stdout;
     assert_eq!(listed.lines().count(), 10, "{listed}");
     assert!(
-        !p.exists("vd", "linux-disk", None),
+        !p.exists("configmap", "doomed", None),
         "an acknowledged delete came back"
     );
     assert!(p.exists("vi", "ubuntu", None));

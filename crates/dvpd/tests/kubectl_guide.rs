@@ -1205,7 +1205,8 @@ fn explain_vmclass_uses_the_preferred_version() {
 
 #[test]
 fn get_vmipl_renders_the_address_reference_as_json_like_the_guide() {
-    let p = Platform::start();
+    // A lease written by hand: without IPAM, which would release a lease with no vmip.
+    let p = Platform::start_with(&["--controllers=*,-ipam"]);
     let lease = "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachineIPAddressLease\nmetadata:\n  name: ip-10-66-10-14\nspec:\n  virtualMachineIPAddressRef:\n    name: linux-vm-7prpx\n    namespace: default\n";
     p.apply(lease).expect_ok();
     let out = p.kubectl(&["get", "vmipl"]).expect_ok().stdout;

@@ -30,7 +30,7 @@ fn lines(s: &str) -> Vec<&str> {
 
 #[test]
 fn get_w_prints_the_list_then_one_row_per_change() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let w = p.kubectl_bg(&["get", "vm", "-w"]);
     assert!(
@@ -83,7 +83,7 @@ fn get_w_prints_the_list_then_one_row_per_change() {
 
 #[test]
 fn get_named_object_w_shows_the_first_change() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let w = p.kubectl_bg(&["get", "vm", "linux-vm", "-w"]);
     assert!(
@@ -105,7 +105,7 @@ fn get_named_object_w_shows_the_first_change() {
 
 #[test]
 fn get_w_with_watch_events_reports_added_modified_and_deleted() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply(&quick_start_vm_named("vm-a")).expect_ok();
     let w = p.kubectl_bg(&[
         "get",
@@ -148,7 +148,7 @@ fn get_w_with_watch_events_reports_added_modified_and_deleted() {
 
 #[test]
 fn get_w_with_a_label_selector_streams_only_matching_objects() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     let w = p.kubectl_bg(&["get", "vm", "-w", "-l", "app=web", "-o", "name"]);
     std::thread::sleep(Duration::from_millis(2000));
     p.apply(&quick_start_vm_named("other")).expect_ok();
@@ -173,7 +173,7 @@ fn get_w_with_a_label_selector_streams_only_matching_objects() {
 
 #[test]
 fn get_w_keeps_the_stream_open_while_idle() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let mut w = p.kubectl_bg(&["get", "vm", "-w"]);
     assert!(w.wait_stdout(30, |o| lines(o).len() >= 2));
@@ -187,7 +187,7 @@ fn get_w_keeps_the_stream_open_while_idle() {
 
 #[test]
 fn wait_for_jsonpath_returns_when_another_process_sets_it() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let mut w = p.kubectl_bg(&[
         "wait",
@@ -216,7 +216,7 @@ fn wait_for_jsonpath_returns_when_another_process_sets_it() {
 
 #[test]
 fn wait_for_jsonpath_already_true_returns_at_once() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let r = p
         .kubectl(&[
@@ -258,7 +258,7 @@ fn wait_for_condition_reads_status_conditions() {
 
 #[test]
 fn wait_times_out_with_kubectls_message() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let r = p
         .kubectl(&[
@@ -276,7 +276,7 @@ fn wait_times_out_with_kubectls_message() {
 
 #[test]
 fn wait_on_a_missing_object_is_not_found() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     let r = p
         .kubectl(&[
             "wait",
@@ -294,7 +294,7 @@ fn wait_on_a_missing_object_is_not_found() {
 
 #[test]
 fn wait_for_delete_returns_when_another_process_deletes() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let mut w = p.kubectl_bg(&["wait", "--for=delete", "vm/linux-vm", "--timeout=90s"]);
     std::thread::sleep(Duration::from_millis(1500));
@@ -306,7 +306,7 @@ fn wait_for_delete_returns_when_another_process_deletes() {
 
 #[test]
 fn delete_of_an_object_with_a_finalizer_waits_until_it_is_removed() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     p.kubectl(&[
         "patch",
@@ -370,7 +370,7 @@ fn delete_of_an_object_with_a_finalizer_waits_until_it_is_removed() {
 
 #[test]
 fn delete_wait_false_returns_while_a_finalizer_holds_the_object() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     p.kubectl(&[
         "patch",
@@ -403,7 +403,7 @@ fn delete_wait_false_returns_while_a_finalizer_holds_the_object() {
 
 #[test]
 fn get_w_prints_the_row_again_when_the_object_is_deleted() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let w = p.kubectl_bg(&["get", "vm", "-w"]);
     assert!(
@@ -445,7 +445,7 @@ fn list_rv(p: &Platform) -> String {
 
 #[test]
 fn a_watch_from_a_resource_version_sends_only_newer_events_and_honours_timeout_seconds() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     p.apply(&quick_start_vm_named("other")).expect_ok();
     let rv = list_rv(&p);
@@ -489,7 +489,7 @@ fn a_watch_from_a_resource_version_sends_only_newer_events_and_honours_timeout_s
 
 #[test]
 fn a_watch_without_a_resource_version_starts_with_the_current_objects() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     let path = "/apis/virtualization.deckhouse.io/v1alpha2/namespaces/default/virtualmachines?watch=true&timeoutSeconds=2";
     let r = p.kubectl(&["get", "--raw", path]).expect_ok();
@@ -506,7 +506,7 @@ fn a_watch_without_a_resource_version_starts_with_the_current_objects() {
 
 #[test]
 fn wait_for_create_returns_when_the_object_appears() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     let mut w = p.kubectl_bg(&["wait", "--for=create", "vm/later", "--timeout=60s"]);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(w.exited(), None, "{}", w.stderr());
@@ -517,7 +517,7 @@ fn wait_for_create_returns_when_the_object_appears() {
 
 #[test]
 fn delete_with_a_timeout_fails_while_a_finalizer_holds_the_object() {
-    let p = Platform::start();
+    let p = Platform::start_without_vm_controllers();
     p.apply_quick_start();
     p.kubectl(&[
         "patch",
