@@ -397,11 +397,39 @@ fn d8_exports_a_disk_and_refuses_one_in_use() {
     );
     assert!(ok, "{stderr}");
 
-    // A VM that is meant to run holds the disk.
+    // A VM scheduled to a node holds the disk. The node is one this test registers and no agent
+    // serves, so no guest really starts.
+    p.apply("apiVersion: v1\nkind: Node\nmetadata:\n  name: held-node\n  labels:\n    kubernetes.io/hostname: held-node\n    kubernetes.io/os: linux\n")
+        .expect_ok();
+    let ready = serde_json::json!({"status": {
+        "capacity": {"cpu": "4", "memory": "8Gi"},
+        "allocatable": {"cpu": "4", "memory": "8Gi"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                        "message": "test node", "lastHeartbeatTime": common::now_rfc3339(),
+                        "lastTransitionTime": common::now_rfc3339()}]
+    }});
+    p.kubectl(&[
+        "patch",
+        "node",
+        "held-node",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &ready.to_string(),
+    ])
+    .expect_ok();
     p.apply(
-        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachine\nmetadata:\n  name: vm1\nspec:\n  virtualMachineClassName: generic\n  runPolicy: Manual\n  cpu:\n    cores: 1\n    coreFraction: 10%\n  memory:\n    size: 256Mi\n  blockDeviceRefs:\n    - kind: VirtualDisk\n      name: root\n",
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachine\nmetadata:\n  name: vm1\nspec:\n  virtualMachineClassName: generic\n  nodeSelector:\n    kubernetes.io/hostname: held-node\n  cpu:\n    cores: 1\n    coreFraction: 10%\n  memory:\n    size: 256Mi\n  blockDeviceRefs:\n    - kind: VirtualDisk\n      name: root\n",
     )
     .expect_ok();
+    // Once the VM holds the disk (it is scheduled or running), exports are refused.
+    assert!(eventually(60, || {
+        p.jsonpath(
+            "vd",
+            "root",
+            "{.status.conditions[?(@.type=='InUse')].reason}",
+        ) == "AttachedToVirtualMachine"
+    }));
     let (ok, stderr) = d8(
         &p,
         &["data", "export", "download", "vd/root", "-o", "/dev/null"],
@@ -411,13 +439,6 @@ fn d8_exports_a_disk_and_refuses_one_in_use() {
         stderr.contains("in use by the virtual machine vm1"),
         "{stderr}"
     );
-    assert!(eventually(20, || {
-        p.jsonpath(
-            "vd",
-            "root",
-            "{.status.conditions[?(@.type=='InUse')].reason}",
-        ) == "AttachedToVirtualMachine"
-    }));
 
     let (ok, stderr) = d8(&p, &["data", "export", "download", "vds/snap", "-o", "x"]);
     assert!(!ok);
