@@ -423,13 +423,18 @@ fn d8_exports_a_disk_and_refuses_one_in_use() {
     )
     .expect_ok();
     // Once the VM holds the disk (it is scheduled or running), exports are refused.
-    assert!(eventually(60, || {
-        p.jsonpath(
-            "vd",
-            "root",
-            "{.status.conditions[?(@.type=='InUse')].reason}",
-        ) == "AttachedToVirtualMachine"
-    }));
+    assert!(
+        eventually(120, || {
+            p.jsonpath(
+                "vd",
+                "root",
+                "{.status.conditions[?(@.type=='InUse')].reason}",
+            ) == "AttachedToVirtualMachine"
+        }),
+        "the disk never showed its VM: {}\n{}",
+        p.kubectl(&["get", "vm", "vm1", "-o", "yaml"]).stdout,
+        p.kubectl(&["get", "vd", "root", "-o", "yaml"]).stdout
+    );
     let (ok, stderr) = d8(
         &p,
         &["data", "export", "download", "vd/root", "-o", "/dev/null"],
