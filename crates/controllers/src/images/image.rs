@@ -150,7 +150,7 @@ pub async fn reconcile<K: ImageKind>(obj: Arc<K>, cx: Arc<ImageCtx>) -> Result<A
                 .and(previous.storage_class_name.as_deref()),
         );
         blockers.extend(
-            users::vms_blocking_image_deletion(&vms, namespace.as_deref(), &name)
+            vm_users
                 .iter()
                 .map(|vm| format!("the virtual machine {vm} uses it")),
         );

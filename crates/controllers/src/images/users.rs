@@ -1,9 +1,8 @@
 //! Who uses a disk or an image (pure): what keeps it from being deleted, exported or copied.
 //!
-//! Two hooks say what VMs mean for disks and images: [`vm_holds_its_disks`] (a disk a VM holds
-//! cannot be exported or copied into an image) and [`deletion_waits_for_vm`] (whether a VM using
-//! a disk or image keeps it from being deleted). Both follow the VM's real power state: a VM
-//! holds its devices while it has a run on a node.
+//! One rule says what VMs mean for disks and images, [`vm_holds_its_disks`]: a VM holds its
+//! devices while it has a run on a node, and a held disk or image cannot be exported, copied
+//! into an image or deleted.
 
 use dvp_api::kinds::virtual_disk::VirtualDiskPhase;
 use dvp_api::kinds::virtual_image::VirtualImagePhase;
@@ -34,11 +33,6 @@ pub fn vm_holds_its_disks(vm: &VirtualMachine) -> bool {
         )
 }
 
-/// Whether deleting a disk or image that `vm` uses waits for the VM: as long as the VM holds it.
-pub fn deletion_waits_for_vm(vm: &VirtualMachine) -> bool {
-    vm_holds_its_disks(vm)
-}
-
 fn references(vm: &VirtualMachine, kind: BlockDeviceKind, name: &str) -> bool {
     vm.spec
         .block_device_refs
@@ -66,24 +60,6 @@ pub fn vms_holding_image(
     namespace: Option<&str>,
     name: &str,
 ) -> Vec<String> {
-    vms_using_image(vms, namespace, name, vm_holds_its_disks)
-}
-
-/// VMs whose use of an image holds its deletion ([`deletion_waits_for_vm`]).
-pub fn vms_blocking_image_deletion(
-    vms: &[Arc<VirtualMachine>],
-    namespace: Option<&str>,
-    name: &str,
-) -> Vec<String> {
-    vms_using_image(vms, namespace, name, deletion_waits_for_vm)
-}
-
-fn vms_using_image(
-    vms: &[Arc<VirtualMachine>],
-    namespace: Option<&str>,
-    name: &str,
-    counts: fn(&VirtualMachine) -> bool,
-) -> Vec<String> {
     let kind = if namespace.is_some() {
         BlockDeviceKind::VirtualImage
     } else {
@@ -93,7 +69,7 @@ fn vms_using_image(
         .iter()
         .filter(|vm| namespace.is_none() || vm.namespace().as_deref() == namespace)
         .filter(|vm| references(vm, kind, name))
-        .filter(|vm| counts(vm))
+        .filter(|vm| vm_holds_its_disks(vm))
         .map(|vm| format!("{}/{}", vm.namespace().unwrap_or_default(), vm.name_any()))
         .collect();
     out.sort();
@@ -274,10 +250,10 @@ mod tests {
             Arc::new(vm("b", "Stopped", "root")),
         ];
         assert_eq!(
-            vms_blocking_image_deletion(&vms, Some("ns"), "img"),
+            vms_holding_image(&vms, Some("ns"), "img"),
             vec!["ns/a".to_string()]
         );
-        assert!(!deletion_waits_for_vm(&vms[1]));
+        assert!(!vm_holds_its_disks(&vms[1]));
     }
 
     #[test]

@@ -328,16 +328,10 @@ async fn reconcile(vd: Arc<VirtualDisk>, cx: Arc<DiskCtx>) -> Result<Action, Err
             return Ok(Action::await_change());
         }
         blockers.extend(
-            vms.iter()
-                .filter(|vm| vm.namespace().as_deref() == Some(ns.as_str()))
-                .filter(|vm| {
-                    vm.spec
-                        .block_device_refs
-                        .iter()
-                        .any(|r| r.kind.as_str() == "VirtualDisk" && r.name == name)
-                })
-                .filter(|vm| users::deletion_waits_for_vm(vm))
-                .map(|vm| format!("the virtual machine {} uses it", vm.name_any())),
+            vm_refs
+                .iter()
+                .filter(|(_, held)| *held)
+                .map(|(vm, _)| format!("the virtual machine {vm} uses it")),
         );
         blockers.extend(
             image_users
