@@ -2,7 +2,9 @@
 //! `dataSource` slightly differently; the controllers work on one [`SourceSpec`].
 
 use base64::Engine;
-use dvp_api::kinds::common::{Checksum, DataSourceType};
+use dvp_api::kinds::common::{
+    Checksum, DataSourceContainerImage, DataSourceHttp, DataSourceType, DataSourceUpload,
+};
 use dvp_api::kinds::{ClusterVirtualImage, VirtualDisk, VirtualImage};
 use dvp_importer::Checksums;
 
@@ -107,57 +109,16 @@ impl SourceSpec {
     /// Reads a VirtualImage's source; object references are in the image's namespace.
     pub fn of_image(vi: &VirtualImage, namespace: &str) -> Result<SourceSpec, SourceError> {
         let ds = &vi.spec.data_source;
-        match ds.type_ {
-            DataSourceType::Http => {
-                let http = ds.http.as_ref().ok_or(missing("HTTP", "http"))?;
-                http_source(
-                    &http.url,
-                    http.checksum.as_ref(),
-                    http.ca_bundle.as_deref(),
-                    "spec.dataSource.http.caBundle",
-                )
-            }
-            DataSourceType::ContainerImage => {
-                let ci = ds
-                    .container_image
-                    .as_ref()
-                    .ok_or(missing("ContainerImage", "containerImage"))?;
-                Ok(SourceSpec::ContainerImage {
-                    image: ci.image.clone(),
-                    pull_secret: ci
-                        .image_pull_secret
-                        .as_ref()
-                        .and_then(|s| s.name.clone())
-                        .filter(|n| !n.is_empty())
-                        .map(|name| SecretRef {
-                            namespace: namespace.to_string(),
-                            name,
-                        }),
-                    ca_bundle: decode_ca(
-                        ci.ca_bundle.as_deref(),
-                        "spec.dataSource.containerImage.caBundle",
-                    )?,
-                })
-            }
-            DataSourceType::Upload => Ok(SourceSpec::Upload {
-                checksum: checksums(ds.upload.as_ref().and_then(|u| u.checksum.as_ref()))?,
-            }),
-            DataSourceType::ObjectRef => {
-                let r = ds
-                    .object_ref
-                    .as_ref()
-                    .ok_or(missing("ObjectRef", "objectRef"))?;
-                let kind = RefKind::parse(r.kind.as_str())
-                    .ok_or_else(|| SourceError::UnsupportedKind(r.kind.as_str().to_string()))?;
-                let namespace =
-                    (kind != RefKind::ClusterVirtualImage).then(|| namespace.to_string());
-                Ok(SourceSpec::ObjectRef(ObjectRefSpec {
-                    kind,
-                    name: r.name.clone(),
-                    namespace,
-                }))
-            }
-        }
+        namespaced_source(
+            &ds.type_,
+            ds.http.as_ref(),
+            ds.container_image.as_ref(),
+            ds.upload.as_ref(),
+            ds.object_ref
+                .as_ref()
+                .map(|r| (r.kind.as_str(), r.name.as_str())),
+            namespace,
+        )
     }
 
     /// Reads a ClusterVirtualImage's source; namespaced references carry their namespace.
@@ -231,57 +192,16 @@ impl SourceSpec {
         let Some(ds) = &vd.spec.data_source else {
             return Ok(SourceSpec::Blank);
         };
-        match ds.type_ {
-            DataSourceType::Http => {
-                let http = ds.http.as_ref().ok_or(missing("HTTP", "http"))?;
-                http_source(
-                    &http.url,
-                    http.checksum.as_ref(),
-                    http.ca_bundle.as_deref(),
-                    "spec.dataSource.http.caBundle",
-                )
-            }
-            DataSourceType::ContainerImage => {
-                let ci = ds
-                    .container_image
-                    .as_ref()
-                    .ok_or(missing("ContainerImage", "containerImage"))?;
-                Ok(SourceSpec::ContainerImage {
-                    image: ci.image.clone(),
-                    pull_secret: ci
-                        .image_pull_secret
-                        .as_ref()
-                        .and_then(|s| s.name.clone())
-                        .filter(|n| !n.is_empty())
-                        .map(|name| SecretRef {
-                            namespace: namespace.to_string(),
-                            name,
-                        }),
-                    ca_bundle: decode_ca(
-                        ci.ca_bundle.as_deref(),
-                        "spec.dataSource.containerImage.caBundle",
-                    )?,
-                })
-            }
-            DataSourceType::Upload => Ok(SourceSpec::Upload {
-                checksum: checksums(ds.upload.as_ref().and_then(|u| u.checksum.as_ref()))?,
-            }),
-            DataSourceType::ObjectRef => {
-                let r = ds
-                    .object_ref
-                    .as_ref()
-                    .ok_or(missing("ObjectRef", "objectRef"))?;
-                let kind = RefKind::parse(r.kind.as_str())
-                    .ok_or_else(|| SourceError::UnsupportedKind(r.kind.as_str().to_string()))?;
-                let namespace =
-                    (kind != RefKind::ClusterVirtualImage).then(|| namespace.to_string());
-                Ok(SourceSpec::ObjectRef(ObjectRefSpec {
-                    kind,
-                    name: r.name.clone(),
-                    namespace,
-                }))
-            }
-        }
+        namespaced_source(
+            &ds.type_,
+            ds.http.as_ref(),
+            ds.container_image.as_ref(),
+            ds.upload.as_ref(),
+            ds.object_ref
+                .as_ref()
+                .map(|r| (r.kind.as_str(), r.name.as_str())),
+            namespace,
+        )
     }
 
     /// Sources whose bytes come from outside and go through an import into DVCR.
@@ -300,6 +220,62 @@ impl SourceSpec {
             SourceSpec::ContainerImage { image, .. } => format!("container image {image}"),
             SourceSpec::Upload { .. } => "an upload".to_string(),
             SourceSpec::ObjectRef(r) => r.describe(),
+        }
+    }
+}
+
+/// The source of a namespaced kind (VirtualImage, VirtualDisk): both spell `dataSource` the same
+/// way, and pull secrets and object references live in the object's namespace.
+fn namespaced_source(
+    type_: &DataSourceType,
+    http: Option<&DataSourceHttp>,
+    container_image: Option<&DataSourceContainerImage>,
+    upload: Option<&DataSourceUpload>,
+    object_ref: Option<(&str, &str)>,
+    namespace: &str,
+) -> Result<SourceSpec, SourceError> {
+    match type_ {
+        DataSourceType::Http => {
+            let http = http.ok_or(missing("HTTP", "http"))?;
+            http_source(
+                &http.url,
+                http.checksum.as_ref(),
+                http.ca_bundle.as_deref(),
+                "spec.dataSource.http.caBundle",
+            )
+        }
+        DataSourceType::ContainerImage => {
+            let ci = container_image.ok_or(missing("ContainerImage", "containerImage"))?;
+            Ok(SourceSpec::ContainerImage {
+                image: ci.image.clone(),
+                pull_secret: ci
+                    .image_pull_secret
+                    .as_ref()
+                    .and_then(|s| s.name.clone())
+                    .filter(|n| !n.is_empty())
+                    .map(|name| SecretRef {
+                        namespace: namespace.to_string(),
+                        name,
+                    }),
+                ca_bundle: decode_ca(
+                    ci.ca_bundle.as_deref(),
+                    "spec.dataSource.containerImage.caBundle",
+                )?,
+            })
+        }
+        DataSourceType::Upload => Ok(SourceSpec::Upload {
+            checksum: checksums(upload.and_then(|u| u.checksum.as_ref()))?,
+        }),
+        DataSourceType::ObjectRef => {
+            let (kind, name) = object_ref.ok_or(missing("ObjectRef", "objectRef"))?;
+            let kind = RefKind::parse(kind)
+                .ok_or_else(|| SourceError::UnsupportedKind(kind.to_string()))?;
+            let namespace = (kind != RefKind::ClusterVirtualImage).then(|| namespace.to_string());
+            Ok(SourceSpec::ObjectRef(ObjectRefSpec {
+                kind,
+                name: name.to_string(),
+                namespace,
+            }))
         }
     }
 }
