@@ -34,7 +34,17 @@ ensure_kubectl() {
 }
 
 # What building and running the platform needs.
+# /dev/null must be the null device: Rust's Stdio::null() reads it (cargo feeds it to rustc), so a
+# regular file there (left by any tool that renamed a file over it) breaks builds in odd ways.
+ensure_dev_null() {
+  [ -c /dev/null ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "/dev/null is not the null device; as root: rm -f /dev/null && mknod -m 666 /dev/null c 1 3"
+  log "/dev/null is a regular file; recreating the null device"
+  rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+}
+
 ensure_base() {
+  ensure_dev_null
   apt_install ca-certificates build-essential pkg-config python3 curl
   # Images and disks: qemu-img converts and makes volumes, skopeo talks to DVCR in tests, tar/gzip/xz
   # build and unpack test images.
@@ -77,6 +87,24 @@ ensure_debian_kubectl() {
   fi
   [ -x "$dir/usr/bin/kubectl" ] && export DVP_KUBECTL_1_20=$dir/usr/bin/kubectl
   return 0
+}
+
+# The test guests (../shared/guest-images): the tiny image and its format variants. Both scripts
+# are idempotent and cache their outputs, so a second run takes seconds. Without them the guest
+# end-to-end tests would only print "skipped".
+GUEST_IMAGES_CACHE=${GUEST_IMAGES_CACHE:-/var/cache/guest-images}
+export GUEST_IMAGES_CACHE
+ensure_guest_images() {
+  local gi=$ROOT/../shared/guest-images
+  if [ ! -x "$gi/build-tiny.sh" ]; then
+    log "no ../shared/guest-images here; guest end-to-end tests will be skipped"
+    return 0
+  fi
+  log "guest images (cache: $GUEST_IMAGES_CACHE)"
+  "$gi/build-tiny.sh" >"$ROOT/target/guest-images.log" 2>&1 || die "build-tiny.sh failed; see target/guest-images.log"
+  "$gi/make-variants.sh" "$GUEST_IMAGES_CACHE/tiny/tiny.qcow2" "$GUEST_IMAGES_CACHE/tiny-variants" \
+    "raw vmdk vdi qcow2.gz raw.gz qcow2.xz raw.xz" >>"$ROOT/target/guest-images.log" 2>&1 \
+    || die "make-variants.sh failed; see target/guest-images.log"
 }
 
 default_data_dir() { if [ "$(id -u)" -eq 0 ]; then echo /var/lib/dvp; else echo "$HOME/.local/share/dvp"; fi; }

@@ -10,6 +10,7 @@ ensure_base
 cd "$ROOT"
 mkdir -p target
 ensure_debian_kubectl
+ensure_guest_images
 start=$(date +%s)
 log "building (release)"
 cargo build --release --workspace --all-targets -q

@@ -5,7 +5,7 @@
 //! download` and `d8 download` are accepted as older spellings.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ const USAGE: &str =
 Downloads a disk of the platform as a qcow2 file. KIND is vd (virtualdisk, the default); the
 disk must be Ready and not used by a running virtual machine.
   -n, --namespace   namespace of the disk (default: the kubeconfig context's)
-  -o, --output      file to write (default: NAME.img)
+  -o, --output      file to write, or - for standard output (default: NAME.img)
       --publish     accepted for compatibility (the platform's address is used as is)
       --ttl, --cleanup  accepted for compatibility";
 
@@ -174,6 +174,104 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string())
 }
 
+/// How the download reaches `-o`: a regular file (or a new one) is written beside it and
+/// renamed into place, so an interrupted download never leaves a half file under the final name;
+/// `-` is standard output; anything else (`/dev/null`, a FIFO, a block device) is written in place,
+/// since renaming over it would replace the device with a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SinkKind {
+    Stdout,
+    ViaRename,
+    InPlace,
+}
+
+/// Picks the sink for `path`; `existing` is what the path is now (`None`: it does not exist).
+fn sink_kind(path: &Path, existing: Option<std::fs::FileType>) -> SinkKind {
+    if path.as_os_str() == "-" {
+        return SinkKind::Stdout;
+    }
+    match existing {
+        Some(kind) if !kind.is_file() && !kind.is_dir() => SinkKind::InPlace,
+        _ => SinkKind::ViaRename,
+    }
+}
+
+/// The open destination of one download.
+struct Sink {
+    out: Box<dyn Write>,
+    /// `(partial file, final path)` when the download is renamed into place at the end.
+    rename: Option<(PathBuf, PathBuf)>,
+    /// The file to fsync before renaming.
+    file: Option<std::fs::File>,
+    shown: String,
+}
+
+impl Sink {
+    fn open(path: &Path) -> Result<Sink, String> {
+        let existing = std::fs::metadata(path).ok().map(|m| m.file_type());
+        let cannot = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+        match sink_kind(path, existing) {
+            SinkKind::Stdout => Ok(Sink {
+                out: Box::new(std::io::stdout()),
+                rename: None,
+                file: None,
+                shown: "standard output".to_string(),
+            }),
+            SinkKind::InPlace => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| cannot(path, e))?;
+                Ok(Sink {
+                    out: Box::new(file),
+                    rename: None,
+                    file: None,
+                    shown: path.display().to_string(),
+                })
+            }
+            SinkKind::ViaRename => {
+                let mut part = path.as_os_str().to_owned();
+                part.push(".part");
+                let part = PathBuf::from(part);
+                let file = std::fs::File::create(&part).map_err(|e| cannot(&part, e))?;
+                let writer = file.try_clone().map_err(|e| cannot(&part, e))?;
+                Ok(Sink {
+                    out: Box::new(writer),
+                    rename: Some((part, path.to_path_buf())),
+                    file: Some(file),
+                    shown: path.display().to_string(),
+                })
+            }
+        }
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> Result<(), String> {
+        self.out
+            .write_all(data)
+            .map_err(|e| format!("cannot write {}: {e}", self.shown))
+    }
+
+    /// Makes the download durable and gives it its final name.
+    fn finish(mut self) -> Result<(), String> {
+        let cannot = |e: std::io::Error| format!("cannot write {}: {e}", self.shown);
+        self.out.flush().map_err(cannot)?;
+        if let Some(file) = &self.file {
+            file.sync_all().map_err(cannot)?;
+        }
+        if let Some((part, path)) = &self.rename {
+            std::fs::rename(part, path).map_err(cannot)?;
+        }
+        Ok(())
+    }
+
+    /// Drops a partial download.
+    fn abandon(self) {
+        if let Some((part, _)) = &self.rename {
+            let _ = std::fs::remove_file(part);
+        }
+    }
+}
+
 async fn download(request: &Request, target: &Target) -> Result<u64, String> {
     let namespace = request
         .namespace
@@ -224,33 +322,35 @@ async fn download(request: &Request, target: &Target) -> Result<u64, String> {
             .unwrap_or_default();
         return Err(error_message(&bytes));
     }
-    let part = request.output.with_extension("part");
-    let mut file = std::fs::File::create(&part)
-        .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+    let mut sink = Sink::open(&request.output)?;
     let mut written = 0u64;
     let started = Instant::now();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            let _ = std::fs::remove_file(&part);
-            format!("the download broke off after {written} bytes: {e}")
-        })?;
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                sink.abandon();
+                return Err(format!("the download broke off after {written} bytes: {e}"));
+            }
+        };
         if let Some(data) = frame.data_ref() {
-            file.write_all(data).map_err(|e| {
-                let _ = std::fs::remove_file(&part);
-                format!("cannot write {}: {e}", part.display())
-            })?;
+            if let Err(e) = sink.write_all(data) {
+                sink.abandon();
+                return Err(e);
+            }
             written += data.len() as u64;
         }
     }
-    file.sync_all()
-        .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
-    std::fs::rename(&part, &request.output)
-        .map_err(|e| format!("cannot write {}: {e}", request.output.display()))?;
+    sink.finish()?;
     let secs = started.elapsed().as_secs_f64().max(0.001);
     eprintln!(
         "downloaded vd/{} ({namespace}) to {}: {written} bytes in {secs:.1}s",
         request.name,
-        request.output.display()
+        if request.output.as_os_str() == "-" {
+            "standard output".to_string()
+        } else {
+            request.output.display().to_string()
+        }
     );
     Ok(written)
 }
@@ -324,6 +424,57 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn a_device_is_written_in_place_not_replaced() {
+        let null = std::fs::metadata("/dev/null").unwrap().file_type();
+        assert_eq!(
+            sink_kind(Path::new("/dev/null"), Some(null)),
+            SinkKind::InPlace
+        );
+    }
+
+    #[test]
+    fn a_regular_or_new_file_is_renamed_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.img");
+        std::fs::write(&file, b"old").unwrap();
+        let kind = std::fs::metadata(&file).unwrap().file_type();
+        assert_eq!(sink_kind(&file, Some(kind)), SinkKind::ViaRename);
+        assert_eq!(
+            sink_kind(&dir.path().join("new.img"), None),
+            SinkKind::ViaRename
+        );
+    }
+
+    #[test]
+    fn a_dash_is_standard_output() {
+        assert_eq!(sink_kind(Path::new("-"), None), SinkKind::Stdout);
+    }
+
+    #[test]
+    fn a_finished_download_replaces_the_file_and_leaves_no_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.img");
+        std::fs::write(&file, b"old").unwrap();
+        let mut sink = Sink::open(&file).unwrap();
+        sink.write_all(b"new contents").unwrap();
+        sink.finish().unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"new contents");
+        assert!(!dir.path().join("a.img.part").exists());
+    }
+
+    #[test]
+    fn an_abandoned_download_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.img");
+        std::fs::write(&file, b"old").unwrap();
+        let mut sink = Sink::open(&file).unwrap();
+        sink.write_all(b"half").unwrap();
+        sink.abandon();
+        assert_eq!(std::fs::read(&file).unwrap(), b"old");
+        assert!(!dir.path().join("a.img.part").exists());
     }
 
     #[test]
