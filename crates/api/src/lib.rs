@@ -9,6 +9,7 @@ pub mod admission;
 pub mod conditions;
 pub mod conversion;
 pub mod kinds;
+pub mod network;
 pub mod registry;
 pub mod schema;
 pub mod topology;

@@ -194,6 +194,11 @@ pub struct InstanceNetwork {
     /// IPv4 address the guest gets by DHCP (Main only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
+    /// The `virtualMachineCIDRs` block holding `ip_address` (`10.66.10.0/24`, Main only): the
+    /// guest's netmask, and the node's bridge carries the block's gateway
+    /// ([`crate::network::gateway`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
 }
 
 string_enum! {
