@@ -261,6 +261,11 @@ pub struct InstanceStatus {
     /// Guest agent state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<InstanceAgent>,
+    /// How the main interface is attached on the node: `Bridge` (a tap on the node's VM bridge;
+    /// the host reaches the guest at its IP) or `User` (QEMU user-mode networking, the fallback
+    /// where the host forbids bridges or taps; reach the guest through QEMU port forwards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
     /// Disk sizes the guest sees, by disk name (for online resize).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub disk_sizes: std::collections::BTreeMap<String, u64>,
