@@ -40,14 +40,26 @@ mod tests {
 
     #[test]
     fn the_gateway_is_the_last_usable_address() {
-        assert_eq!(gateway("10.66.10.0/24"), Some(Ipv4Addr::new(10, 66, 10, 254)));
-        assert_eq!(gateway("10.0.0.0/8"), Some(Ipv4Addr::new(10, 255, 255, 254)));
-        assert_eq!(gateway("192.168.1.8/30"), Some(Ipv4Addr::new(192, 168, 1, 10)));
+        assert_eq!(
+            gateway("10.66.10.0/24"),
+            Some(Ipv4Addr::new(10, 66, 10, 254))
+        );
+        assert_eq!(
+            gateway("10.0.0.0/8"),
+            Some(Ipv4Addr::new(10, 255, 255, 254))
+        );
+        assert_eq!(
+            gateway("192.168.1.8/30"),
+            Some(Ipv4Addr::new(192, 168, 1, 10))
+        );
     }
 
     #[test]
     fn host_bits_do_not_move_the_gateway() {
-        assert_eq!(gateway("10.66.10.7/24"), Some(Ipv4Addr::new(10, 66, 10, 254)));
+        assert_eq!(
+            gateway("10.66.10.7/24"),
+            Some(Ipv4Addr::new(10, 66, 10, 254))
+        );
     }
 
     #[test]

@@ -767,3 +767,97 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
         "deleting the VM ends its QEMU"
     );
 }
+
+#[test]
+fn a_vm_gets_its_address_and_macs_before_it_starts_and_reports_whether_the_guest_has_it() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("n-root")).expect_ok();
+    let networks = "  networks:\n    - type: Main\n    - type: Network\n      name: lan\n";
+    p.apply(&vm_manifest("n", FAKE_NODE, networks)).expect_ok();
+    wait_for(&p, "intvirtvmi", "n", "{.spec.nodeName}", FAKE_NODE, 90);
+
+    // The automatic address object is named after the VM, attached, and its lease is bound.
+    let ip = get(&p, "vm", "n", "{.status.ipAddress}");
+    assert!(ip.starts_with("10.66.10."), "{ip}");
+    let vmip = get(&p, "vm", "n", "{.status.virtualMachineIPAddressName}");
+    assert!(vmip.starts_with("n-") && vmip.len() == 7, "{vmip}");
+    wait_for(&p, "vmip", &vmip, "{.status.phase}", "Attached", 30);
+    let lease = format!("ip-{}", ip.replace('.', "-"));
+    assert_eq!(get(&p, "vmipl", &lease, "{.status.phase}"), "Bound");
+
+    // The run carries the main interface with its address, then the additional one with the
+    // MAC of its own vmmac.
+    let inst = p.get_json(&["intvirtvmi", "n"]);
+    let nets = inst["spec"]["networks"].as_array().expect("networks");
+    assert_eq!(nets.len(), 2, "{nets:?}");
+    assert_eq!(nets[0]["type"], "Main");
+    assert_eq!(nets[0]["ipAddress"], ip.as_str());
+    assert_eq!(nets[0]["cidr"], "10.66.10.0/24");
+    assert_eq!(nets[1]["type"], "Network");
+    assert_eq!(nets[1]["name"], "lan");
+    let vmmac = get(
+        &p,
+        "vm",
+        "n",
+        "{.status.networks[1].virtualMachineMACAddressName}",
+    );
+    assert!(vmmac.starts_with("n-"), "{vmmac}");
+    let mac = get(&p, "vmmac", &vmmac, "{.status.address}");
+    assert_eq!(nets[1]["macAddress"], mac.as_str());
+    assert_eq!(
+        get(&p, "vm", "n", "{.status.networks[0].macAddress}"),
+        nets[0]["macAddress"].as_str().unwrap()
+    );
+    wait_for(&p, "vmmac", &vmmac, "{.status.phase}", "Attached", 30);
+
+    // Running, the guest agent reports interfaces without the address: NotAssigned, then with it.
+    let mut status = running_status();
+    status["agent"]["interfaces"] = serde_json::json!([{"name": "eth0", "ipAddresses": ["10.0.2.15"]}]);
+    set_instance_status(&p, "n", status.clone());
+    let reason = "{.status.conditions[?(@.type==\"VirtualMachineIPAddressReady\")].reason}";
+    wait_for(
+        &p,
+        "vm",
+        "n",
+        reason,
+        "VirtualMachineIPAddressNotAssigned",
+        30,
+    );
+    status["agent"]["interfaces"] = serde_json::json!([{"name": "eth0", "ipAddresses": [ip]}]);
+    set_instance_status(&p, "n", status);
+    wait_for(&p, "vm", "n", reason, "VirtualMachineIPAddressReady", 30);
+    // The IPADDRESS column.
+    let table = p.kubectl(&["get", "vm", "n"]).expect_ok().stdout;
+    assert!(table.contains(&ip), "{table}");
+}
+
+#[test]
+fn a_vm_naming_a_missing_address_waits_and_says_so() {
+    let p = Platform::start();
+    register_node(&p, FAKE_NODE);
+    p.apply(&blank_disk("m-root")).expect_ok();
+    p.apply(&vm_manifest(
+        "m",
+        FAKE_NODE,
+        "  virtualMachineIPAddressName: nowhere\n",
+    ))
+    .expect_ok();
+    wait_for(
+        &p,
+        "vm",
+        "m",
+        "{.status.conditions[?(@.type==\"VirtualMachineIPAddressReady\")].reason}",
+        "VirtualMachineIPAddressNotAvailable",
+        60,
+    );
+    assert_eq!(get(&p, "vm", "m", "{.status.phase}"), "Pending");
+    let message = get(
+        &p,
+        "vm",
+        "m",
+        "{.status.conditions[?(@.type==\"Running\")].message}",
+    );
+    assert!(message.contains("nowhere"), "{message}");
+    assert!(p.kubectl(&["get", "intvirtvmi", "m"]).stderr.contains("NotFound"));
+}

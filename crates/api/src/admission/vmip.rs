@@ -83,6 +83,18 @@ pub(crate) fn admit(ctx: &Ctx, obj: &mut Value, resp: &mut Response) {
                 ),
             ));
         }
+        Some(c)
+            if crate::network::gateway(&c.aligned_string()).map(u32::from) == Some(ip) =>
+        {
+            errs.push(FieldError::invalid(
+                "spec.staticIP",
+                ip_text,
+                format!(
+                    "the address is the gateway of {} (the nodes' VM bridge carries it); pick another",
+                    c.aligned_string()
+                ),
+            ))
+        }
         Some(c) if !c.is_usable(ip) => errs.push(FieldError::invalid(
             "spec.staticIP",
             ip_text,
@@ -171,6 +183,13 @@ mod tests {
     fn guide_static_address_is_accepted() {
         let v = vmip(json!({"type": "Static", "staticIP": "10.66.20.77"}));
         assert_ok(&create(kind::VMIP, Some("default"), v, &cluster()));
+    }
+
+    #[test]
+    fn the_gateway_address_is_refused() {
+        let v = vmip(json!({"type": "Static", "staticIP": "10.66.20.254"}));
+        let r = create(kind::VMIP, Some("default"), v, &cluster());
+        assert_error(&r, "spec.staticIP", "gateway");
     }
 
     #[test]

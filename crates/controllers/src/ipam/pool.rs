@@ -1,9 +1,8 @@
 //! The address pool of `virtualMachineCIDRs` and the allocation rule, free of I/O.
 //!
-//! Every address of a block is usable except its network (first) and broadcast (last) address;
-//! a `/32` is a single usable address. No address is kept back for a gateway: the guide promises
-//! every other address to VMs (and admission accepts them as `staticIP`), so the node side routes
-//! the guest's /32 through a link-local gateway instead of one taken from the pool.
+//! Every address of a block is usable except its network (first) and broadcast (last) address
+//! and, in blocks of /30 or larger, the address before the broadcast: the gateway the node's VM
+//! bridge carries ([`dvp_api::network::gateway`]). A `/32` is a single usable address.
 //!
 //! `Auto` allocation walks the blocks in their configured order and takes the first address that
 //! no lease (Bound or Released) represents.
@@ -42,15 +41,16 @@ impl Block {
     /// The addresses a VM may get, in order.
     fn usable(&self) -> std::ops::RangeInclusive<u32> {
         if self.prefix >= 31 {
-            // /32: the one address; /31: both (no room for network and broadcast).
+            // /32: the one address; /31: both (no room for network, broadcast or gateway).
             self.network..=self.broadcast()
         } else {
-            self.network + 1..=self.broadcast() - 1
+            self.network + 1..=self.broadcast() - 2
         }
     }
 
-    fn is_usable(&self, ip: u32) -> bool {
-        self.usable().contains(&ip)
+    /// The gateway address the node's bridge carries, if the block has room for one.
+    fn gateway(&self) -> Option<u32> {
+        (self.prefix <= 30).then(|| self.broadcast() - 1)
     }
 }
 
@@ -85,6 +85,10 @@ pub enum PoolError {
     OutOfRange { ip: Ipv4Addr, pool: String },
     #[error("{ip} is the network or broadcast address of {block} and cannot be given to a VM")]
     Reserved { ip: Ipv4Addr, block: String },
+    #[error(
+        "{ip} is the gateway of {block} (the address of the nodes' VM bridge) and cannot be given to a VM"
+    )]
+    Gateway { ip: Ipv4Addr, block: String },
     #[error(
         "no free address is left in virtualMachineCIDRs ({0}); release addresses or add a CIDR"
     )]
@@ -122,12 +126,25 @@ impl Pool {
                 ip: addr,
                 pool: self.to_string(),
             }),
-            Some(b) if !b.is_usable(n) => Err(PoolError::Reserved {
+            Some(b) if b.gateway() == Some(n) => Err(PoolError::Gateway {
+                ip: addr,
+                block: b.to_string(),
+            }),
+            Some(b) if !b.usable().contains(&n) => Err(PoolError::Reserved {
                 ip: addr,
                 block: b.to_string(),
             }),
             Some(_) => Ok(addr),
         }
+    }
+
+    /// The block holding `ip`, as `a.b.c.d/n`.
+    pub fn block_of(&self, ip: &str) -> Option<String> {
+        let n = u32::from(ip.trim().parse::<Ipv4Addr>().ok()?);
+        self.blocks
+            .iter()
+            .find(|b| b.contains(n))
+            .map(Block::to_string)
     }
 
     /// The first usable address, in configured order, for which `taken` says no.
@@ -191,6 +208,34 @@ mod tests {
         let p = pool();
         let got = p.first_free(|a| a.octets()[2] == 10).unwrap();
         assert_eq!(got, ip("10.66.20.1"));
+    }
+
+    #[test]
+    fn the_gateway_is_never_allocated() {
+        let p = Pool::from_cidrs(&["10.0.0.0/29"]).unwrap();
+        let taken: HashSet<Ipv4Addr> = (1..=5).map(|i| ip(&format!("10.0.0.{i}"))).collect();
+        assert!(matches!(
+            p.first_free(|a| taken.contains(&a)),
+            Err(PoolError::Exhausted(_))
+        ));
+    }
+
+    #[test]
+    fn a_static_request_for_the_gateway_is_refused() {
+        assert!(matches!(
+            pool().check("10.66.10.254"),
+            Err(PoolError::Gateway { .. })
+        ));
+        assert!(pool().check("10.66.10.253").is_ok());
+    }
+
+    #[test]
+    fn the_block_of_an_address_is_found() {
+        assert_eq!(
+            pool().block_of("10.66.20.7").as_deref(),
+            Some("10.66.20.0/24")
+        );
+        assert_eq!(pool().block_of("10.99.0.1"), None);
     }
 
     #[test]

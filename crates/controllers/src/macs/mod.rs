@@ -347,7 +347,7 @@ fn error_policy<K: Resource<DynamicType = ()>, C>(obj: Arc<K>, error: &Error, _:
 }
 
 /// The cluster's identity for the MAC prefix: the uid of namespace kube-system.
-async fn cluster_uuid(client: &kube::Client) -> String {
+pub(crate) async fn cluster_uuid(client: &kube::Client) -> String {
     let api: Api<Namespace> = Api::all(client.clone());
     for _ in 0..30 {
         if let Ok(Some(ns)) = api.get_opt("kube-system").await {

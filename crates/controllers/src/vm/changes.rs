@@ -4,9 +4,7 @@
 //! and disks is not available, so every change that DVP applies live only with a hot-plug
 //! feature needs a restart here.
 
-use dvp_api::kinds::virtual_machine::{
-    ChangeOperation, NetworkType, RestartAwaitingChange, VirtualMachineSpec,
-};
+use dvp_api::kinds::virtual_machine::{ChangeOperation, RestartAwaitingChange, VirtualMachineSpec};
 use serde_json::Value;
 
 /// What a change takes to apply.
@@ -177,7 +175,7 @@ pub fn diff(current: &VirtualMachineSpec, desired: &VirtualMachineSpec) -> Vec<C
     ));
     out.extend(block_devices(&cur, &des));
     out.extend(provisioning(&cur, &des));
-    out.extend(networks(current, desired, &cur, &des));
+    out.extend(networks(&cur, &des));
     out.extend(compare(
         "usbDevices",
         field(&cur, "/usbDevices"),
@@ -302,14 +300,9 @@ fn provisioning(cur: &Value, des: &Value) -> Vec<Change> {
     out
 }
 
-/// Networks: a change in whether Main is present needs a restart; other changes are live; ids
-/// filled in by admission are no change.
-fn networks(
-    current: &VirtualMachineSpec,
-    desired: &VirtualMachineSpec,
-    cur: &Value,
-    des: &Value,
-) -> Option<Change> {
+/// Networks: interfaces are fixed for a run (each is a tap made before QEMU starts), so any
+/// change but ids filled in by admission waits for a restart.
+fn networks(cur: &Value, des: &Value) -> Option<Change> {
     let strip_ids = |v: &Value| {
         let mut v = v.clone();
         if let Some(items) = v.as_array_mut() {
@@ -325,15 +318,7 @@ fn networks(
     if strip_ids(c) == strip_ids(d) {
         return None;
     }
-    let has_main = |s: &VirtualMachineSpec| {
-        s.networks.is_empty() || s.networks.iter().any(|n| n.type_ == NetworkType::Main)
-    };
-    let action = if has_main(current) != has_main(desired) {
-        Action::Restart
-    } else {
-        Action::ApplyImmediate
-    };
-    compare("networks", c, d, None, action)
+    compare("networks", c, d, None, Action::Restart)
 }
 
 /// The changes that wait for a restart, as `status.restartAwaitingChanges` lists them.
@@ -445,5 +430,38 @@ mod tests {
             paths(&restart_awaiting(&diff(&spec(json!({})), &now))),
             vec!["memory.size"]
         );
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(networks: Value) -> VirtualMachineSpec {
+        serde_json::from_value(json!({
+            "virtualMachineClassName": "generic",
+            "cpu": {"cores": 1},
+            "memory": {"size": "1Gi"},
+            "blockDeviceRefs": [{"kind": "VirtualDisk", "name": "d"}],
+            "networks": networks,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_added_interface_waits_for_a_restart() {
+        let a = spec(json!([{"type": "Main"}]));
+        let b = spec(json!([{"type": "Main"}, {"type": "Network", "name": "lan"}]));
+        let changes = diff(&a, &b);
+        assert_eq!(changes.len(), 1);
+        assert!(!restart_awaiting(&changes).is_empty());
+    }
+
+    #[test]
+    fn ids_filled_in_are_no_change() {
+        let a = spec(json!([{"type": "Main"}]));
+        let b = spec(json!([{"type": "Main", "id": 1}]));
+        assert!(diff(&a, &b).is_empty());
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod changes;
 pub mod load;
+pub mod network;
 pub mod power;
 pub mod resolve;
 pub mod signals;
@@ -18,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use dvp_api::admission::sizing;
 use dvp_api::conditions::vm::BlockDevicesReadyReason;
-use dvp_api::kinds::VirtualMachine;
 use dvp_api::kinds::instance::{
     APPLIED_SPEC_ANNOTATION, CLEANUP_FINALIZER, ExitReason, InstancePhase,
     InternalVirtualizationVirtualMachineInstance as Instance, NODE_LABEL, VM_UID_LABEL,
@@ -28,6 +28,7 @@ use dvp_api::kinds::virtual_machine::{
 };
 use dvp_api::kinds::virtual_machine_class::VirtualMachineClassPhase;
 use dvp_api::kinds::virtual_machine_class::v1alpha2::VirtualMachineClass;
+use dvp_api::kinds::{VirtualMachine, VirtualMachineIPAddress, VirtualMachineMACAddress};
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -58,6 +59,8 @@ type Failures = HashMap<String, (u32, Instant, String)>;
 
 struct VmCtx {
     ctx: Arc<Context>,
+    /// The cluster's MAC prefix (spec §5.6), for the main interfaces' MACs.
+    oui: [u8; 3],
     services: Arc<Services>,
     failures: Mutex<Failures>,
 }
@@ -255,6 +258,7 @@ async fn reconcile(cached: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeu
     let sizing = sizing_check(&vm, class.as_ref());
     let devices = load::block_devices(client, &cx.services, &vm).await?;
     let provisioning = load::provisioning(client, &vm).await?;
+    let network = network::load(client, &vm, cx.oui, instance.as_ref()).await?;
 
     // Changes against the current run.
     let changes = match instance.as_ref().and_then(applied_spec) {
@@ -268,7 +272,8 @@ async fn reconcile(cached: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeu
     let deps_ready = class_state == ClassState::Ready
         && sizing.is_ok()
         && devices.is_ok()
-        && provisioning.is_ok();
+        && provisioning.is_ok()
+        && network.ready().is_ok();
     // Remember failed starts for the backoff; forget them once a run reaches Running.
     if let Some(i) = &instance {
         let st = i.status.as_ref();
@@ -360,9 +365,10 @@ async fn reconcile(cached: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeu
                 let req = scheduling_request(&vm, class, disks);
                 match scheduler::schedule(&req, &nodes, &load::usage(&all, &uid)) {
                     Ok(node) => {
-                        let spec = resolve::instance_spec(
+                        let mut spec = resolve::instance_spec(
                             &uid, &name, &vm.spec, class, disks, prov, &node,
                         );
+                        spec.networks = network.instance_networks();
                         let applied = serde_json::to_string(&vm.spec).unwrap_or_default();
                         let mut obj = Instance::new(&name, spec);
                         obj.metadata = ObjectMeta {
@@ -474,6 +480,7 @@ async fn reconcile(cached: Arc<VirtualMachine>, cx: Arc<VmCtx>) -> Result<Requeu
         sizing,
         devices: devices.as_ref().map(|_| ()).map_err(Clone::clone),
         provisioning: provisioning.as_ref().map(|_| ()).map_err(Clone::clone),
+        network: &network,
         instance: current_instance,
         decision: decision_for_status,
         unschedulable: unschedulable.clone(),
@@ -589,13 +596,20 @@ pub async fn run(ctx: Arc<Context>) {
     };
     let vms: Api<VirtualMachine> = Api::all(ctx.client.clone());
     let instances: Api<Instance> = Api::all(ctx.client.clone());
+    let vmips: Api<VirtualMachineIPAddress> = Api::all(ctx.client.clone());
+    let vmmacs: Api<VirtualMachineMACAddress> = Api::all(ctx.client.clone());
+    let oui = crate::macs::generate::oui(&crate::macs::cluster_uuid(&ctx.client).await);
     let cx = Arc::new(VmCtx {
         ctx,
+        oui,
         services,
         failures: Mutex::new(HashMap::new()),
     });
+    // The VM's own address and MAC objects wake it when they are bound.
     Controller::new(vms, watcher::Config::default())
         .owns(instances, watcher::Config::default())
+        .owns(vmips, watcher::Config::default())
+        .owns(vmmacs, watcher::Config::default())
         .run(reconcile, error_policy, cx)
         .for_each(|_| futures::future::ready(()))
         .await;

@@ -3,8 +3,8 @@
 
 use dvp_api::conditions::vm::{
     AgentReadyReason, AwaitingRestartReason, BlockDevicesReadyReason, ClassReadyReason,
-    ConfigurationAppliedReason, ProvisioningReadyReason, RunningReason, SizingPolicyMatchedReason,
-    Type,
+    ConfigurationAppliedReason, IpAddressReadyReason, MacAddressReadyReason,
+    ProvisioningReadyReason, RunningReason, SizingPolicyMatchedReason, Type,
 };
 use dvp_api::conditions::{
     AsApiStr, ConditionStatus, new_condition, remove_condition, set_condition,
@@ -20,6 +20,7 @@ use dvp_api::kinds::virtual_machine::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::Resource;
 
+use super::network::{NetworkState, guest_carries};
 use super::power::{Action, Cause, Decision};
 
 /// How the VM's class looks.
@@ -40,6 +41,8 @@ pub struct StatusInput<'a> {
     /// `Err((reason, message))` when a block device is not ready.
     pub devices: Result<(), (BlockDevicesReadyReason, String)>,
     pub provisioning: Result<(), String>,
+    /// The VM's interfaces and addresses.
+    pub network: &'a NetworkState,
     pub instance: Option<&'a Instance>,
     pub decision: Decision,
     /// Why no node can take the VM, when scheduling failed.
@@ -329,6 +332,7 @@ pub fn build(input: &StatusInput) -> VirtualMachineStatus {
         status.restart_awaiting_changes = vec![];
     }
 
+    network_status(&mut status, input, phase);
     status.node_name = input
         .instance
         .map(|i| i.spec.node_name.clone())
@@ -367,6 +371,85 @@ pub fn build(input: &StatusInput) -> VirtualMachineStatus {
     status
 }
 
+/// Addresses, interfaces and their two conditions.
+fn network_status(
+    status: &mut VirtualMachineStatus,
+    input: &StatusInput,
+    phase: VirtualMachinePhase,
+) {
+    let generation = input.vm.meta().generation;
+    let now = &input.now;
+    let net = input.network;
+    let conds = &mut status.conditions;
+    match &net.main {
+        Some(main) => {
+            let running = phase == VirtualMachinePhase::Running;
+            let carried = main
+                .address
+                .as_deref()
+                .and_then(|a| guest_carries(input.instance.filter(|_| running), a));
+            let (ok, reason, message) = match (&main.ready, carried) {
+                (Err((r, m)), _) => (false, *r, m.clone()),
+                // Does not hold anything back: the guest just does not show the address yet.
+                (Ok(()), Some(false)) => (
+                    false,
+                    IpAddressReadyReason::VirtualMachineIpAddressNotAssigned,
+                    format!(
+                        "the guest does not carry its address {} on any interface (is DHCP on?)",
+                        main.address.as_deref().unwrap_or_default()
+                    ),
+                ),
+                (Ok(()), _) => (
+                    true,
+                    IpAddressReadyReason::VirtualMachineIpAddressReady,
+                    String::new(),
+                ),
+            };
+            set(
+                conds,
+                Type::VirtualMachineIpAddressReady,
+                ok,
+                &reason,
+                message,
+                generation,
+                now,
+            );
+            status.virtual_machine_ip_address_name = main.vmip_name.clone();
+            status.ip_address = main.address.clone();
+        }
+        None => {
+            remove_condition(conds, Type::VirtualMachineIpAddressReady.as_str());
+            status.virtual_machine_ip_address_name = None;
+            status.ip_address = None;
+        }
+    }
+    let has_extras = net.interfaces.iter().any(|i| i.vmmac_name.is_some()) || net.macs.is_err();
+    match &net.macs {
+        _ if !has_extras => {
+            remove_condition(conds, Type::VirtualMachineMacAddressReady.as_str());
+        }
+        Ok(()) => set(
+            conds,
+            Type::VirtualMachineMacAddressReady,
+            true,
+            &MacAddressReadyReason::VirtualMachineMacAddressReady,
+            "",
+            generation,
+            now,
+        ),
+        Err((r, m)) => set(
+            conds,
+            Type::VirtualMachineMacAddressReady,
+            false,
+            r,
+            m.clone(),
+            generation,
+            now,
+        ),
+    }
+    status.networks = net.status_networks();
+}
+
 fn waiting_message(input: &StatusInput) -> String {
     let mut why = Vec::new();
     if input.class != ClassState::Ready {
@@ -380,6 +463,9 @@ fn waiting_message(input: &StatusInput) -> String {
     }
     if let Err(m) = &input.provisioning {
         why.push(m.clone());
+    }
+    if let Err(m) = input.network.ready() {
+        why.push(m);
     }
     if why.is_empty() {
         "the VM is being scheduled".into()
@@ -440,4 +526,135 @@ fn resources(vm: &VirtualMachine, instance: Option<&Instance>) -> VirtualMachine
 /// Whether the cause of ending a run is worth a Warning.
 pub fn is_failure(cause: Cause) -> bool {
     matches!(cause, Cause::Crashed | Cause::StartFailed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::network::{Interface, MainAddress};
+    use dvp_api::kinds::virtual_machine::NetworkType;
+    use serde_json::json;
+
+    fn vm() -> VirtualMachine {
+        serde_json::from_value(json!({
+            "metadata": {"name": "vm", "namespace": "default", "uid": "u", "generation": 1},
+            "spec": {
+                "virtualMachineClassName": "generic",
+                "cpu": {"cores": 1},
+                "memory": {"size": "1Gi"},
+                "blockDeviceRefs": [{"kind": "VirtualDisk", "name": "d"}],
+            },
+        }))
+        .unwrap()
+    }
+
+    fn running(guest_addresses: &[&str]) -> Instance {
+        serde_json::from_value(json!({
+            "metadata": {"name": "vm", "namespace": "default"},
+            "spec": {"vmUid": "u", "vmName": "vm", "nodeName": "n",
+                     "cpu": {"model": "host", "sockets": 1, "coresPerSocket": 1, "coreFraction": 100},
+                     "memoryBytes": 1},
+            "status": {"phase": "Running", "agent": {"connected": true,
+                "interfaces": [{"name": "eth0", "ipAddresses": guest_addresses}]}},
+        }))
+        .unwrap()
+    }
+
+    fn network(ready: Result<(), (IpAddressReadyReason, String)>) -> NetworkState {
+        NetworkState {
+            main: Some(MainAddress {
+                vmip_name: Some("vm-x1".into()),
+                address: Some("10.66.10.1".into()),
+                cidr: Some("10.66.10.0/24".into()),
+                ready,
+            }),
+            interfaces: vec![Interface {
+                id: 1,
+                type_: NetworkType::Main,
+                name: None,
+                mac: Some("12:00:00:00:00:01".into()),
+                vmmac_name: None,
+            }],
+            macs: Ok(()),
+        }
+    }
+
+    fn build_with(net: &NetworkState, instance: Option<&Instance>) -> VirtualMachineStatus {
+        let vm = vm();
+        build(&StatusInput {
+            vm: &vm,
+            now: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+            class: ClassState::Ready,
+            sizing: Ok(()),
+            devices: Ok(()),
+            provisioning: Ok(()),
+            network: net,
+            instance,
+            decision: Decision {
+                action: Action::Wait,
+                intent: None,
+                consume_request: false,
+                wants_on: true,
+                cause: Cause::None,
+            },
+            unschedulable: None,
+            restart_awaiting: vec![],
+        })
+    }
+
+    fn ip_condition(st: &VirtualMachineStatus) -> (String, String) {
+        let c = st
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "VirtualMachineIPAddressReady")
+            .expect("the condition");
+        (c.status.clone(), c.reason.clone())
+    }
+
+    #[test]
+    fn a_bound_address_shows_in_the_status() {
+        let st = build_with(&network(Ok(())), None);
+        assert_eq!(st.ip_address.as_deref(), Some("10.66.10.1"));
+        assert_eq!(st.virtual_machine_ip_address_name.as_deref(), Some("vm-x1"));
+        assert_eq!(
+            st.networks[0].mac_address.as_deref(),
+            Some("12:00:00:00:00:01")
+        );
+        assert_eq!(
+            ip_condition(&st),
+            ("True".into(), "VirtualMachineIPAddressReady".into())
+        );
+    }
+
+    #[test]
+    fn a_guest_without_its_address_is_not_assigned() {
+        let run = running(&["10.0.2.15"]);
+        let st = build_with(&network(Ok(())), Some(&run));
+        assert_eq!(
+            ip_condition(&st),
+            ("False".into(), "VirtualMachineIPAddressNotAssigned".into())
+        );
+    }
+
+    #[test]
+    fn a_guest_carrying_its_address_is_ready() {
+        let run = running(&["10.66.10.1"]);
+        let st = build_with(&network(Ok(())), Some(&run));
+        assert_eq!(ip_condition(&st).0, "True");
+    }
+
+    #[test]
+    fn an_unbound_address_says_why_and_the_vm_waits_for_it() {
+        let net = network(Err((
+            IpAddressReadyReason::VirtualMachineIpAddressNotReady,
+            "waiting for the VirtualMachineIPAddress vm-x1 to be bound".into(),
+        )));
+        let st = build_with(&net, None);
+        assert_eq!(
+            ip_condition(&st),
+            ("False".into(), "VirtualMachineIPAddressNotReady".into())
+        );
+        let running = st.conditions.iter().find(|c| c.type_ == "Running").unwrap();
+        assert!(running.message.contains("vm-x1"), "{}", running.message);
+    }
 }
