@@ -12,6 +12,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use crate::host::LinuxHost;
+use crate::net::{self, IpCommand, NetConfig, Network};
 use crate::registration::{self, NodeFacts};
 use crate::supervisor::{self, Config, KubeInstances, Shared, Timing};
 use crate::vmm::QemuVmm;
@@ -28,6 +29,8 @@ pub struct AgentConfig {
     pub data_dir: PathBuf,
     /// QEMU binary, forced accelerator, firmware overrides.
     pub probe: dvp_qemu::host::ProbeOptions,
+    /// Guest networking: bridges (default on) and outbound NAT (default off).
+    pub network: NetConfig,
 }
 
 impl AgentConfig {
@@ -37,6 +40,7 @@ impl AgentConfig {
             node_name: host_name(),
             data_dir,
             probe: Default::default(),
+            network: NetConfig::default(),
         }
     }
 }
@@ -124,13 +128,39 @@ async fn register(client: &kube::Client, facts: &NodeFacts) -> Result<(), kube::
     Ok(())
 }
 
+/// The network condition's status and when it last changed.
+#[derive(Default)]
+struct NetworkSeen {
+    ready: Option<bool>,
+    since: Option<Time>,
+}
+
+impl NetworkSeen {
+    fn condition(
+        &mut self,
+        network: &Network,
+        now: &Time,
+    ) -> Vec<k8s_openapi::api::core::v1::NodeCondition> {
+        let Some(health) = network.health() else {
+            return Vec::new();
+        };
+        if self.ready != Some(health.ready) {
+            self.ready = Some(health.ready);
+            self.since = Some(now.clone());
+        }
+        let since = self.since.clone().unwrap_or_else(|| now.clone());
+        vec![registration::network_condition(&health, now, &since)]
+    }
+}
+
 async fn heartbeat(
     client: &kube::Client,
     facts: &NodeFacts,
     ready_since: &Time,
+    extra: Vec<k8s_openapi::api::core::v1::NodeCondition>,
 ) -> Result<(), kube::Error> {
     let nodes: Api<Node> = Api::all(client.clone());
-    let status = registration::status(facts, &now(), ready_since);
+    let status = registration::status(facts, &now(), ready_since, extra);
     nodes
         .patch_status(
             &facts.name,
@@ -164,8 +194,9 @@ async fn heartbeat(
 }
 
 /// Keeps the Node registered and fresh, forever.
-async fn keep_registered(client: kube::Client, facts: NodeFacts) {
+async fn keep_registered(client: kube::Client, facts: NodeFacts, network: Arc<Network>) {
     let ready_since = now();
+    let mut seen = NetworkSeen::default();
     let mut registered = false;
     loop {
         if !registered {
@@ -176,7 +207,8 @@ async fn keep_registered(client: kube::Client, facts: NodeFacts) {
                 }
             }
         }
-        if registered && let Err(e) = heartbeat(&client, &facts, &ready_since).await {
+        let extra = seen.condition(&network, &now());
+        if registered && let Err(e) = heartbeat(&client, &facts, &ready_since, extra).await {
             tracing::warn!(node = %facts.name, error = %e, "node heartbeat failed");
             if matches!(&e, kube::Error::Api(s) if s.code == 404) {
                 registered = false;
@@ -188,6 +220,31 @@ async fn keep_registered(client: kube::Client, facts: NodeFacts) {
             Duration::from_secs(2)
         })
         .await;
+    }
+}
+
+/// Makes the main bridge and starts its DHCP server; where that fails, runs fall back to
+/// user-mode networking and the Node's `VMNetworkReady` condition says why.
+fn start_network(network: &Arc<Network>) {
+    if !network.prepare_node() {
+        if let Some(health) = network.health() {
+            tracing::warn!(message = %health.message, "guests get user-mode networking");
+        }
+        return;
+    }
+    match net::dhcp::bind(net::MAIN_BRIDGE) {
+        Ok(socket) => {
+            tracing::info!(
+                bridge = net::MAIN_BRIDGE,
+                nat = network.config().nat,
+                "guest network ready; DHCP server listening"
+            );
+            tokio::spawn(net::dhcp::serve(socket, network.leases()));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "DHCP server cannot listen on the main bridge");
+            network.dhcp_failed(&e.to_string());
+        }
     }
 }
 
@@ -205,11 +262,14 @@ pub async fn run(client: kube::Client, config: AgentConfig) {
         }
     }
     let node_facts = gather_facts(&config.node_name, &facts);
-    tokio::spawn(keep_registered(client.clone(), node_facts));
+    let network = Arc::new(Network::new(Arc::new(IpCommand), config.network.clone()));
+    start_network(&network);
+    tokio::spawn(keep_registered(client.clone(), node_facts, network.clone()));
     let shared = Arc::new(Shared {
         host: Arc::new(LinuxHost::new()),
         vmm: Arc::new(QemuVmm::default()),
         api: Arc::new(KubeInstances::new(client.clone())),
+        net: network,
         config: Config {
             data_dir: config.data_dir.clone(),
             qemu: dvp_qemu::host::qemu_program(&config.probe),

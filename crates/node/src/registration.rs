@@ -7,6 +7,8 @@ use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeStatus, N
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
+use crate::net::Health;
+
 /// Label with the accelerator guests get here (`kvm` or `tcg`).
 pub const ACCEL_LABEL: &str = "node.dvp.io/accel";
 
@@ -38,8 +40,30 @@ pub fn labels(facts: &NodeFacts) -> BTreeMap<String, String> {
     .collect()
 }
 
-/// The Node's status at heartbeat time `now`; `ready_since` is when it last became Ready.
-pub fn status(facts: &NodeFacts, now: &Time, ready_since: &Time) -> NodeStatus {
+/// Condition type telling whether guests get bridged networking on this node.
+pub const NETWORK_CONDITION: &str = "VMNetworkReady";
+
+/// The `VMNetworkReady` condition from the network's health; `since` is when its status last
+/// changed.
+pub fn network_condition(health: &Health, now: &Time, since: &Time) -> NodeCondition {
+    NodeCondition {
+        type_: NETWORK_CONDITION.into(),
+        status: if health.ready { "True" } else { "False" }.into(),
+        reason: Some(health.reason.into()),
+        message: Some(health.message.clone()),
+        last_heartbeat_time: Some(now.clone()),
+        last_transition_time: Some(since.clone()),
+    }
+}
+
+/// The Node's status at heartbeat time `now`; `ready_since` is when it last became Ready;
+/// `extra` are further conditions (the guest network's).
+pub fn status(
+    facts: &NodeFacts,
+    now: &Time,
+    ready_since: &Time,
+    extra: Vec<NodeCondition>,
+) -> NodeStatus {
     let resources: BTreeMap<String, Quantity> = [
         ("cpu", facts.cpus.to_string()),
         ("memory", format!("{}Ki", facts.memory_kib)),
@@ -61,14 +85,18 @@ pub fn status(facts: &NodeFacts, now: &Time, ready_since: &Time) -> NodeStatus {
                 address: facts.name.clone(),
             },
         ]),
-        conditions: Some(vec![NodeCondition {
-            type_: "Ready".into(),
-            status: "True".into(),
-            reason: Some("NodeAgentReady".into()),
-            message: Some("the dvp node agent is posting ready status".into()),
-            last_heartbeat_time: Some(now.clone()),
-            last_transition_time: Some(ready_since.clone()),
-        }]),
+        conditions: Some(
+            std::iter::once(NodeCondition {
+                type_: "Ready".into(),
+                status: "True".into(),
+                reason: Some("NodeAgentReady".into()),
+                message: Some("the dvp node agent is posting ready status".into()),
+                last_heartbeat_time: Some(now.clone()),
+                last_transition_time: Some(ready_since.clone()),
+            })
+            .chain(extra)
+            .collect(),
+        ),
         node_info: Some(NodeSystemInfo {
             architecture: "amd64".into(),
             boot_id: facts.boot_id.clone(),
@@ -141,7 +169,7 @@ mod tests {
     #[test]
     fn status_reports_capacity_address_and_readiness() {
         let t = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
-        let status = status(&facts(), &t, &t);
+        let status = status(&facts(), &t, &t, vec![]);
         assert_eq!(status.capacity.unwrap()["memory"].0, "4000000Ki");
         assert_eq!(status.allocatable.unwrap()["cpu"].0, "2");
         let addresses = status.addresses.unwrap();
@@ -164,5 +192,22 @@ mod tests {
             mem_total_kib("MemTotal:        8049208 kB\nMemFree: 1 kB\n"),
             Some(8_049_208)
         );
+    }
+
+    #[test]
+    fn the_network_condition_follows_the_health() {
+        let t = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        let health = Health {
+            ready: false,
+            reason: "BridgesUnavailable",
+            message: "no taps here".into(),
+        };
+        let condition = network_condition(&health, &t, &t);
+        let status = status(&facts(), &t, &t, vec![condition]);
+        let conditions = status.conditions.unwrap();
+        assert_eq!(conditions.len(), 2);
+        assert_eq!(conditions[1].type_, "VMNetworkReady");
+        assert_eq!(conditions[1].status, "False");
+        assert_eq!(conditions[1].message.as_deref(), Some("no taps here"));
     }
 }

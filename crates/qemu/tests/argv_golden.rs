@@ -18,6 +18,7 @@ fn check(case: &cases::Case) -> Result<(), String> {
         spec: &case.spec,
         host: &case.host,
         paths: &paths,
+        nics: &case.nics,
     })
     .map_err(|e| format!("{}: {e}", case.name))?;
     let text = args.join("\n") + "\n";

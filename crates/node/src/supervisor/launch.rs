@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use dvp_api::kinds::instance::{Firmware, InstanceSpec};
-use dvp_qemu::argv::{Launch, RunPaths, argv};
+use dvp_qemu::argv::{Launch, NicBackend, RunPaths, argv};
 use dvp_qemu::host::HostFacts;
 use dvp_qemu::seed::{NoCloud, nocloud_iso, sysprep_iso};
 
@@ -30,7 +30,8 @@ pub const LOG_FILE: &str = "qemu.log";
 /// Name of the pid file in the run dir.
 pub const PID_FILE: &str = "qemu.pid";
 
-/// Writes the run dir's inputs and returns QEMU's arguments.
+/// Writes the run dir's inputs and returns QEMU's arguments; `nics` are the backends of
+/// `spec.networks` (see [`dvp_qemu::argv::Launch::nics`]).
 pub fn prepare(
     host: &dyn Host,
     facts: &HostFacts,
@@ -38,6 +39,7 @@ pub fn prepare(
     name: &str,
     spec: &InstanceSpec,
     paths: &RunPaths,
+    nics: &[NicBackend],
 ) -> Result<Vec<String>, LaunchError> {
     // the command line first: a spec it cannot express fails before anything is written
     let args = argv(&Launch {
@@ -46,6 +48,7 @@ pub fn prepare(
         spec,
         host: facts,
         paths,
+        nics,
     })?;
     host.create_dir(&paths.dir)?;
     if let Some(cloud_init) = &spec.cloud_init {

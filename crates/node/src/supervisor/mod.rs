@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::host::Host;
+use crate::net::Network;
 use crate::vmm::Vmm;
 
 /// Annotation that makes deletion kill QEMU at once instead of pressing the power button.
@@ -97,6 +98,8 @@ pub struct Shared<H: Host, V: Vmm, I: Instances> {
     pub host: Arc<H>,
     pub vmm: Arc<V>,
     pub api: Arc<I>,
+    /// Bridges, taps and leases of the guests' interfaces.
+    pub net: Arc<Network>,
     pub config: Config,
 }
 

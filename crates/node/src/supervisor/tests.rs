@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use dvp_api::kinds::instance::{
-    CLEANUP_FINALIZER, ExitReason, InstanceCloudInit, InstanceCpu, InstanceDisk, InstancePhase,
-    InstanceSpec, InstanceStatus, InternalVirtualizationVirtualMachineInstance as Instance,
+    CLEANUP_FINALIZER, ExitReason, InstanceCloudInit, InstanceCpu, InstanceDisk, InstanceNetwork,
+    InstancePhase, InstanceSpec, InstanceStatus,
+    InternalVirtualizationVirtualMachineInstance as Instance,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde_json::{Value, json};
@@ -17,6 +18,9 @@ use super::worker::Worker;
 use super::{ApiError, Config, FORCE_STOP_ANNOTATION, Instances, Shared, Timing};
 use crate::host::fake::FakeHost;
 use crate::host::{CpuShare, Host, Signal};
+use crate::net::fake::FakeNet;
+use crate::net::names::tap_for;
+use crate::net::{NetConfig, Network};
 use crate::vmm::fake::FakeVmm;
 use crate::vmm::{AgentReport, VmEvent};
 
@@ -119,6 +123,8 @@ struct Rig {
     host: Arc<FakeHost>,
     vmm: FakeVmm,
     api: Arc<FakeInstances>,
+    net: Arc<Network>,
+    fake_net: Arc<FakeNet>,
     objects: watch::Sender<Option<Arc<Instance>>>,
     task: JoinHandle<()>,
 }
@@ -129,6 +135,11 @@ impl Rig {
     }
 
     fn start_on(host: Arc<FakeHost>, obj: Instance) -> Rig {
+        Rig::start_with(host, Arc::new(FakeNet::default()), obj)
+    }
+
+    fn start_with(host: Arc<FakeHost>, fake_net: Arc<FakeNet>, obj: Instance) -> Rig {
+        let net = Arc::new(Network::new(fake_net.clone(), NetConfig::default()));
         let vmm = FakeVmm::new(host.clone());
         let api = Arc::new(FakeInstances::default());
         *api.status.lock().unwrap() = serde_json::to_value(&obj.status).unwrap();
@@ -136,6 +147,7 @@ impl Rig {
             host: host.clone(),
             vmm: Arc::new(vmm.clone()),
             api: api.clone(),
+            net: net.clone(),
             config: Config {
                 data_dir: PathBuf::from("/data"),
                 qemu: PathBuf::from("/usr/bin/qemu-system-x86_64"),
@@ -149,6 +161,8 @@ impl Rig {
             host,
             vmm,
             api,
+            net,
+            fake_net,
             objects,
             task,
         }
@@ -486,4 +500,128 @@ async fn the_end_is_reported_only_once_the_pid_is_reaped() {
         r.status().phase == Some(InstancePhase::Succeeded)
     })
     .await;
+}
+
+fn with_networks(mut obj: Instance) -> Instance {
+    obj.spec.networks = vec![
+        InstanceNetwork {
+            type_: "Main".into(),
+            mac_address: "52:54:00:00:00:01".into(),
+            ip_address: Some("10.201.7.5".into()),
+            cidr: Some("10.201.7.0/24".into()),
+            ..InstanceNetwork::default()
+        },
+        InstanceNetwork {
+            type_: "Network".into(),
+            name: "red".into(),
+            mac_address: "52:54:00:00:00:02".into(),
+            ..InstanceNetwork::default()
+        },
+    ];
+    obj
+}
+
+const MAIN_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 0, 1];
+
+fn netdevs(argv: &[String]) -> Vec<&str> {
+    argv.windows(2)
+        .filter(|w| w[0] == "-netdev")
+        .map(|w| w[1].as_str())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bridged_run_gets_taps_a_lease_and_says_bridge() {
+    let rig = Rig::start(with_networks(instance()));
+    rig.running().await;
+    let (_, argv) = &rig.host.spawned()[0];
+    let taps = rig.fake_net.taps();
+    assert_eq!(taps.len(), 2);
+    assert_eq!(
+        netdevs(argv),
+        [
+            format!(
+                "tap,id=net0,ifname={},script=no,downscript=no",
+                tap_for(UID, 0)
+            ),
+            format!(
+                "tap,id=net1,ifname={},script=no,downscript=no",
+                tap_for(UID, 1)
+            ),
+        ]
+    );
+    assert_eq!(rig.status().network_mode.as_deref(), Some("Bridge"));
+    assert_eq!(
+        rig.net.leases().get(&MAIN_MAC).map(|l| l.ip.to_string()),
+        Some("10.201.7.5".to_string())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_end_of_a_bridged_run_deletes_its_taps_and_lease() {
+    let rig = Rig::start(with_networks(instance()));
+    rig.running().await;
+    rig.delete();
+    rig.until("finalized", |r| *r.api.finalizer_removed.lock().unwrap())
+        .await;
+    assert!(rig.fake_net.taps().is_empty());
+    assert_eq!(rig.net.leases().get(&MAIN_MAC), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn denied_taps_start_the_run_in_user_mode_with_its_mac() {
+    let fake_net = Arc::new(FakeNet::default());
+    fake_net.deny_taps();
+    let rig = Rig::start_with(
+        Arc::new(FakeHost::new()),
+        fake_net,
+        with_networks(instance()),
+    );
+    rig.running().await;
+    let (_, argv) = &rig.host.spawned()[0];
+    assert_eq!(netdevs(argv), ["user,id=net0", "hubport,id=net1,hubid=101"]);
+    assert!(
+        argv.iter()
+            .any(|a| a.contains("netdev=net0") && a.contains("mac=52:54:00:00:00:01"))
+    );
+    assert_eq!(rig.status().network_mode.as_deref(), Some("User"));
+    assert!(!rig.net.health().unwrap().ready);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_adopted_bridged_run_keeps_its_taps_and_is_leased_again() {
+    let host = Arc::new(FakeHost::new());
+    let qmp = run_dir().join("qmp.sock");
+    host.add_process(
+        77,
+        &format!(
+            "qemu-system-x86_64 -uuid {VM_UID} -chardev socket,id=qmp,path={}",
+            qmp.display()
+        ),
+    );
+    host.put_file(&run_dir().join("qemu.pid"), b"77");
+    let fake_net = Arc::new(FakeNet::default());
+    fake_net.add_link("dvp-main", None);
+    fake_net.add_link(&tap_for(UID, 0), Some("dvp-main"));
+    let mut obj = with_networks(instance());
+    obj.spec.networks.truncate(1);
+    obj.status = Some(InstanceStatus {
+        phase: Some(InstancePhase::Running),
+        pid: Some(77),
+        network_mode: Some("Bridge".into()),
+        ..InstanceStatus::default()
+    });
+    let rig = Rig::start_with(host, fake_net, obj);
+    rig.until("leased", |r| r.net.leases().get(&MAIN_MAC).is_some())
+        .await;
+    assert!(rig.host.spawned().is_empty());
+    assert!(
+        !rig.fake_net
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("tap") || c.starts_with("delete")),
+        "{:?}",
+        rig.fake_net.calls()
+    );
+    assert_eq!(rig.fake_net.taps(), vec![tap_for(UID, 0)]);
 }

@@ -18,6 +18,7 @@ use super::decide::{self, Ending, Initial};
 use super::launch::{self, LaunchError};
 use super::{FORCE_STOP_ANNOTATION, Instances, Shared};
 use crate::host::{CpuShare, Host, Signal};
+use crate::net::MODE_BRIDGE;
 use crate::vmm::{Monitor, VmEvent, Vmm};
 
 /// How often the ACPI power button is pressed again during a graceful stop.
@@ -51,6 +52,8 @@ pub struct Worker<H: Host, V: Vmm, I: Instances> {
     uid: String,
     vm_uid: String,
     paths: RunPaths,
+    /// Interfaces of the run (its taps are numbered by position).
+    interfaces: usize,
     status: InstanceStatus,
     written: Value,
 }
@@ -82,6 +85,7 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
             uid,
             vm_uid: first.spec.vm_uid.clone(),
             paths: RunPaths::in_dir(&dir),
+            interfaces: first.spec.networks.len(),
             status,
             written,
             shared,
@@ -154,6 +158,7 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
             Initial::Start => self.start(&first).await,
             Initial::Idle => None,
             Initial::LostWhileAway => {
+                self.release_network();
                 self.status.phase = Some(InstancePhase::Failed);
                 let message = format!(
                     "QEMU ended while the node agent was away; {}",
@@ -208,7 +213,10 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
             };
             match wake {
                 Wake::Object(false) => return,
-                Wake::Object(true) => self.sync_disks(p).await,
+                Wake::Object(true) => {
+                    self.serve_network();
+                    self.sync_disks(p).await
+                }
                 Wake::Event(Some(event)) => self.on_event(p, event).await,
                 Wake::Event(None) => {
                     // the monitor connection ended: the process is probably gone
@@ -235,14 +243,19 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
     async fn start(&mut self, obj: &Instance) -> Option<Process> {
         let config = &self.shared.config;
         let prepared = match &config.facts {
-            Ok(facts) => launch::prepare(
-                self.host(),
-                facts,
-                &self.namespace,
-                &self.name,
-                &obj.spec,
-                &self.paths,
-            ),
+            Ok(facts) => {
+                let attached = self.shared.net.attach(&self.uid, &obj.spec.networks);
+                self.status.network_mode = attached.mode.map(String::from);
+                launch::prepare(
+                    self.host(),
+                    facts,
+                    &self.namespace,
+                    &self.name,
+                    &obj.spec,
+                    &self.paths,
+                    &attached.nics,
+                )
+            }
             Err(reason) => Err(LaunchError::NoQemu(reason.clone())),
         };
         let args = match prepared {
@@ -311,6 +324,7 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
 
     async fn start_failed(&mut self, message: String) {
         tracing::warn!(instance = %self.name, %message, "QEMU did not start");
+        self.release_network();
         self.status.phase = Some(InstancePhase::Failed);
         self.set_exit(ExitReason::StartFailed, message);
         self.flush().await;
@@ -341,6 +355,8 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
             ending: Ending::default(),
         };
         self.status.pid = Some(pid);
+        // its taps stay as the earlier agent made them; only the leases are rebuilt
+        self.serve_network();
         for _ in 0..10 {
             if self.connect(&mut process).await {
                 break;
@@ -447,6 +463,7 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
         self.set_exit(reason, message);
         self.disconnect_agent();
         self.host().remove_cgroup(&self.uid);
+        self.release_network();
         self.flush().await;
     }
 
@@ -585,6 +602,22 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
         let _ = self.host().signal(process.pid, Signal::Kill);
         let _ = process;
         self.host().remove_cgroup(&self.uid);
+        self.release_network();
+    }
+
+    /// Serves the run's leases when it is bridged (again after a spec change or an adoption).
+    fn serve_network(&self) {
+        if self.status.network_mode.as_deref() != Some(MODE_BRIDGE) {
+            return;
+        }
+        if let Some(obj) = self.current() {
+            self.shared.net.serve(&self.uid, &obj.spec.networks);
+        }
+    }
+
+    /// The run is over: its leases and taps go (deleting absent taps is a no-op).
+    fn release_network(&self) {
+        self.shared.net.release(&self.uid, self.interfaces);
     }
 
     fn remove_run_dir(&self) {
@@ -597,6 +630,7 @@ impl<H: Host, V: Vmm, I: Instances> Worker<H, V, I> {
     async fn finalize(&mut self) {
         self.remove_run_dir();
         self.host().remove_cgroup(&self.uid);
+        self.release_network();
         loop {
             match self
                 .shared

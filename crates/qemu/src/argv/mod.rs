@@ -56,6 +56,17 @@ impl RunPaths {
     }
 }
 
+/// How one network interface of the guest is connected on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NicBackend {
+    /// QEMU's user-mode networking (NAT inside QEMU; the fallback where taps are forbidden).
+    User,
+    /// A tap device the node agent made and attached to a bridge.
+    Tap(String),
+    /// A link to nowhere (an additional network while the run is in user mode).
+    Isolated,
+}
+
 /// What one command line is built from.
 #[derive(Clone, Copy, Debug)]
 pub struct Launch<'a> {
@@ -64,6 +75,9 @@ pub struct Launch<'a> {
     pub spec: &'a InstanceSpec,
     pub host: &'a HostFacts,
     pub paths: &'a RunPaths,
+    /// The backend of each entry of `spec.networks`, by position. Entries without one get
+    /// [`NicBackend::User`] for `Main` and [`NicBackend::Isolated`] for the others.
+    pub nics: &'a [NicBackend],
 }
 
 /// A spec the command line cannot express; the message says what to change.
@@ -146,6 +160,7 @@ pub fn argv(launch: &Launch) -> Result<Vec<String>, ArgvError> {
         spec,
         host,
         paths,
+        nics,
     } = *launch;
     if !is_uuid(&spec.vm_uid) {
         return Err(ArgvError::Uuid(spec.vm_uid.clone()));
@@ -318,13 +333,8 @@ pub fn argv(launch: &Launch) -> Result<Vec<String>, ArgvError> {
     }
     args.extend(disks::block_args(&model, &attachments)?);
 
-    // Main network: user-mode NAT until the network issue brings real networking
-    for (i, net) in spec
-        .networks
-        .iter()
-        .filter(|n| n.type_ == "Main")
-        .enumerate()
-    {
+    // network interfaces in spec order (Main first, by the controller's contract)
+    for (i, net) in spec.networks.iter().enumerate() {
         let mac = net.mac_address.trim();
         if !mac.is_empty() && !mac.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
             return Err(ArgvError::Unsafe {
@@ -332,7 +342,29 @@ pub fn argv(launch: &Launch) -> Result<Vec<String>, ArgvError> {
                 value: mac.to_string(),
             });
         }
-        push(&mut args, "-netdev", format!("user,id=net{i}"));
+        let backend = nics.get(i).cloned().unwrap_or(if net.type_ == "Main" {
+            NicBackend::User
+        } else {
+            NicBackend::Isolated
+        });
+        let netdev = match backend {
+            NicBackend::User => format!("user,id=net{i}"),
+            NicBackend::Tap(ifname) => {
+                if ifname.is_empty()
+                    || !ifname
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                {
+                    return Err(ArgvError::Unsafe {
+                        what: "tap name",
+                        value: ifname,
+                    });
+                }
+                format!("tap,id=net{i},ifname={ifname},script=no,downscript=no")
+            }
+            NicBackend::Isolated => format!("hubport,id=net{i},hubid={}", 100 + i),
+        };
+        push(&mut args, "-netdev", netdev);
         let mut device = format!("{},netdev=net{i},id=nic{i}", model.nic);
         if !mac.is_empty() {
             device.push_str(&format!(",mac={mac}"));
@@ -409,6 +441,7 @@ mod tests {
             spec,
             host,
             paths: &paths,
+            nics: &[],
         })
     }
 
@@ -494,6 +527,7 @@ mod tests {
             spec: &spec(),
             host: &HostFacts::example(),
             paths: &paths,
+            nics: &[],
         })
         .unwrap_err();
         assert!(matches!(err, ArgvError::SocketPath { .. }), "{err}");

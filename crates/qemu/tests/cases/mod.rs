@@ -8,6 +8,7 @@ use dvp_api::kinds::instance::{
     DiskSource, Firmware, InstanceCloudInit, InstanceCpu, InstanceDisk, InstanceNetwork,
     InstanceSpec, Machine,
 };
+use dvp_qemu::argv::NicBackend;
 use dvp_qemu::host::{Accel, HostFacts};
 
 pub const VM_UID: &str = "0b8c2f4e-95f1-4b0a-8d1f-3a2b1c0d9e8f";
@@ -16,6 +17,8 @@ pub struct Case {
     pub name: &'static str,
     pub spec: InstanceSpec,
     pub host: HostFacts,
+    /// Backends of the interfaces (empty: user mode for Main, isolated for the others).
+    pub nics: Vec<NicBackend>,
 }
 
 fn disk(dir: &str, name: &str, source: DiskSource) -> InstanceDisk {
@@ -75,7 +78,27 @@ fn kvm() -> HostFacts {
 
 /// Every case; disk files live in `dir`.
 pub fn all(dir: &str) -> Vec<Case> {
-    let case = |name, spec, host| Case { name, spec, host };
+    let case = |name, spec, host| Case {
+        name,
+        spec,
+        host,
+        nics: vec![],
+    };
+    let networks = vec![
+        InstanceNetwork {
+            type_: "Main".into(),
+            mac_address: "52:54:00:aa:bb:cc".into(),
+            ip_address: Some("10.66.10.7".into()),
+            cidr: Some("10.66.10.0/24".into()),
+            ..Default::default()
+        },
+        InstanceNetwork {
+            type_: "Network".into(),
+            name: "red".into(),
+            mac_address: "52:54:00:aa:bb:cd".into(),
+            ..Default::default()
+        },
+    ];
     let mut sysprep = BTreeMap::new();
     sysprep.insert("unattend.xml".to_string(), "PHhtbC8+".to_string());
     vec![
@@ -242,6 +265,26 @@ pub fn all(dir: &str) -> Vec<Case> {
                 sandbox: false,
                 ..HostFacts::example()
             },
+        ),
+        Case {
+            name: "bridged_main_and_additional_network",
+            spec: InstanceSpec {
+                networks: networks.clone(),
+                ..base(dir)
+            },
+            host: tcg(),
+            nics: vec![
+                NicBackend::Tap("dvp0123456789a0".into()),
+                NicBackend::Tap("dvp0123456789a1".into()),
+            ],
+        },
+        case(
+            "user_mode_fallback_with_additional_network",
+            InstanceSpec {
+                networks,
+                ..base(dir)
+            },
+            tcg(),
         ),
     ]
 }

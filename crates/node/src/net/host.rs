@@ -1,0 +1,206 @@
+//! What the network code does to the machine, behind [`NetHost`]: links, addresses, NAT rules
+//! and the forwarding switch. [`IpCommand`] does it with iproute2 and iptables; a recording fake
+//! stands in for it in unit tests.
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+
+/// A host network operation that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    /// The host does not let the agent do it (no CAP_NET_ADMIN, no /dev/net/tun, a sandbox).
+    #[error("{operation}: not permitted on this host ({detail})")]
+    Denied { operation: String, detail: String },
+    #[error("{operation} failed: {detail}")]
+    Failed { operation: String, detail: String },
+}
+
+impl NetError {
+    /// The error of a command from its stderr: permission problems are told apart.
+    pub fn from_stderr(operation: String, stderr: &str) -> NetError {
+        let detail = stderr.trim().to_string();
+        let lower = detail.to_lowercase();
+        if lower.contains("not permitted")
+            || lower.contains("permission denied")
+            || lower.contains("no such device")
+        {
+            NetError::Denied { operation, detail }
+        } else {
+            NetError::Failed { operation, detail }
+        }
+    }
+}
+
+/// The machine's network, as the agent needs it. Every call is idempotent.
+pub trait NetHost: Send + Sync + 'static {
+    /// Creates the bridge when missing and sets it up.
+    fn ensure_bridge(&self, name: &str) -> Result<(), NetError>;
+    /// Adds `address/prefix` to `link` unless it is there; other addresses are left alone.
+    fn ensure_address(&self, link: &str, address: Ipv4Addr, prefix: u8) -> Result<(), NetError>;
+    /// Creates tap `name` owned by root (replacing a stale one of that name), attaches it to
+    /// `bridge` and sets it up.
+    fn create_tap(&self, name: &str, bridge: &str) -> Result<(), NetError>;
+    /// Deletes a link; a missing one is not an error.
+    fn delete_link(&self, name: &str) -> Result<(), NetError>;
+    /// Turns on IPv4 forwarding.
+    fn enable_forwarding(&self) -> Result<(), NetError>;
+    /// Masquerades traffic from `cidr` that leaves through any link but `bridge`.
+    fn ensure_masquerade(&self, cidr: &str, bridge: &str) -> Result<(), NetError>;
+}
+
+/// [`NetHost`] through the `ip`, `iptables` commands and `/proc/sys`.
+#[derive(Clone, Debug, Default)]
+pub struct IpCommand;
+
+fn run(program: &str, args: &[&str]) -> Result<std::process::Output, NetError> {
+    Command::new(program)
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .map_err(|e| NetError::Failed {
+            operation: format!("{program} {}", args.join(" ")),
+            detail: format!("cannot run {program}: {e} (install iproute2/iptables)"),
+        })
+}
+
+/// Runs a command that must succeed.
+fn must(program: &str, args: &[&str]) -> Result<(), NetError> {
+    let out = run(program, args)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(NetError::from_stderr(
+        format!("{program} {}", args.join(" ")),
+        &String::from_utf8_lossy(&out.stderr),
+    ))
+}
+
+/// Whether a command succeeds (a probe such as `iptables -C`).
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    run(program, args).is_ok_and(|out| out.status.success())
+}
+
+fn link_exists(name: &str) -> bool {
+    std::path::Path::new("/sys/class/net").join(name).exists()
+}
+
+impl NetHost for IpCommand {
+    fn ensure_bridge(&self, name: &str) -> Result<(), NetError> {
+        if !link_exists(name) {
+            let created = must("ip", &["link", "add", name, "type", "bridge"]);
+            // another agent on this host may have made it meanwhile
+            if created.is_err() && !link_exists(name) {
+                return created;
+            }
+        }
+        must("ip", &["link", "set", name, "up"])
+    }
+
+    fn ensure_address(&self, link: &str, address: Ipv4Addr, prefix: u8) -> Result<(), NetError> {
+        let cidr = format!("{address}/{prefix}");
+        let out = run("ip", &["-4", "-o", "addr", "show", "dev", link])?;
+        let listed = String::from_utf8_lossy(&out.stdout);
+        if listed.split_whitespace().any(|word| word == cidr) {
+            return Ok(());
+        }
+        let out = run("ip", &["addr", "add", &cidr, "dev", link])?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || stderr.contains("File exists") {
+            return Ok(());
+        }
+        Err(NetError::from_stderr(
+            format!("ip addr add {cidr} dev {link}"),
+            &stderr,
+        ))
+    }
+
+    fn create_tap(&self, name: &str, bridge: &str) -> Result<(), NetError> {
+        if link_exists(name) {
+            self.delete_link(name)?;
+        }
+        must(
+            "ip",
+            &["tuntap", "add", "dev", name, "mode", "tap", "user", "0"],
+        )?;
+        let attached = must("ip", &["link", "set", name, "master", bridge])
+            .and_then(|()| must("ip", &["link", "set", name, "up"]));
+        if attached.is_err() {
+            let _ = self.delete_link(name);
+        }
+        attached
+    }
+
+    fn delete_link(&self, name: &str) -> Result<(), NetError> {
+        if !link_exists(name) {
+            return Ok(());
+        }
+        let result = must("ip", &["link", "del", name]);
+        if result.is_err() && !link_exists(name) {
+            return Ok(());
+        }
+        result
+    }
+
+    fn enable_forwarding(&self) -> Result<(), NetError> {
+        std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+            .map_err(|e| NetError::from_stderr("enable net.ipv4.ip_forward".into(), &e.to_string()))
+    }
+
+    fn ensure_masquerade(&self, cidr: &str, bridge: &str) -> Result<(), NetError> {
+        let rules: [(&str, &str, &[&str]); 3] = [
+            (
+                "nat",
+                "POSTROUTING",
+                &["-s", cidr, "!", "-o", bridge, "-j", "MASQUERADE"],
+            ),
+            (
+                "filter",
+                "FORWARD",
+                &["-i", bridge, "-s", cidr, "-j", "ACCEPT"],
+            ),
+            (
+                "filter",
+                "FORWARD",
+                &[
+                    "-o",
+                    bridge,
+                    "-d",
+                    cidr,
+                    "-m",
+                    "conntrack",
+                    "--ctstate",
+                    "ESTABLISHED,RELATED",
+                    "-j",
+                    "ACCEPT",
+                ],
+            ),
+        ];
+        for (table, chain, rule) in rules {
+            let command = |action: &'static str| {
+                let mut args = vec!["-t", table, action, chain];
+                args.extend_from_slice(rule);
+                args
+            };
+            if !succeeds("iptables", &command("-C")) {
+                must("iptables", &command("-A"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_errors_are_told_apart() {
+        let e = NetError::from_stderr(
+            "ip link add".into(),
+            "RTNETLINK answers: Operation not permitted\n",
+        );
+        assert!(matches!(e, NetError::Denied { .. }), "{e}");
+        let e = NetError::from_stderr("ip link add".into(), "Error: argument invalid");
+        assert!(matches!(e, NetError::Failed { .. }), "{e}");
+    }
+}
