@@ -772,23 +772,24 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
 fn a_vm_gets_its_address_and_macs_before_it_starts_and_reports_whether_the_guest_has_it() {
     let p = Platform::start();
     register_node(&p, FAKE_NODE);
-    p.apply(&blank_disk("n-root")).expect_ok();
+    p.apply(&blank_disk("netvm-root")).expect_ok();
     let networks = "  networks:\n    - type: Main\n    - type: Network\n      name: lan\n";
-    p.apply(&vm_manifest("n", FAKE_NODE, networks)).expect_ok();
-    wait_for(&p, "intvirtvmi", "n", "{.spec.nodeName}", FAKE_NODE, 90);
+    p.apply(&vm_manifest("netvm", FAKE_NODE, networks))
+        .expect_ok();
+    wait_for(&p, "intvirtvmi", "netvm", "{.spec.nodeName}", FAKE_NODE, 90);
 
     // The automatic address object is named after the VM, attached, and its lease is bound.
-    let ip = get(&p, "vm", "n", "{.status.ipAddress}");
+    let ip = get(&p, "vm", "netvm", "{.status.ipAddress}");
     assert!(ip.starts_with("10.66.10."), "{ip}");
-    let vmip = get(&p, "vm", "n", "{.status.virtualMachineIPAddressName}");
-    assert!(vmip.starts_with("n-") && vmip.len() == 7, "{vmip}");
+    let vmip = get(&p, "vm", "netvm", "{.status.virtualMachineIPAddressName}");
+    assert!(vmip.starts_with("netvm-") && vmip.len() == 11, "{vmip}");
     wait_for(&p, "vmip", &vmip, "{.status.phase}", "Attached", 30);
     let lease = format!("ip-{}", ip.replace('.', "-"));
     assert_eq!(get(&p, "vmipl", &lease, "{.status.phase}"), "Bound");
 
     // The run carries the main interface with its address, then the additional one with the
     // MAC of its own vmmac.
-    let inst = p.get_json(&["intvirtvmi", "n"]);
+    let inst = p.get_json(&["intvirtvmi", "netvm"]);
     let nets = inst["spec"]["networks"].as_array().expect("networks");
     assert_eq!(nets.len(), 2, "{nets:?}");
     assert_eq!(nets[0]["type"], "Main");
@@ -799,36 +800,44 @@ fn a_vm_gets_its_address_and_macs_before_it_starts_and_reports_whether_the_guest
     let vmmac = get(
         &p,
         "vm",
-        "n",
+        "netvm",
         "{.status.networks[1].virtualMachineMACAddressName}",
     );
-    assert!(vmmac.starts_with("n-"), "{vmmac}");
+    assert!(vmmac.starts_with("netvm-"), "{vmmac}");
     let mac = get(&p, "vmmac", &vmmac, "{.status.address}");
     assert_eq!(nets[1]["macAddress"], mac.as_str());
     assert_eq!(
-        get(&p, "vm", "n", "{.status.networks[0].macAddress}"),
+        get(&p, "vm", "netvm", "{.status.networks[0].macAddress}"),
         nets[0]["macAddress"].as_str().unwrap()
     );
     wait_for(&p, "vmmac", &vmmac, "{.status.phase}", "Attached", 30);
 
     // Running, the guest agent reports interfaces without the address: NotAssigned, then with it.
     let mut status = running_status();
-    status["agent"]["interfaces"] = serde_json::json!([{"name": "eth0", "ipAddresses": ["10.0.2.15"]}]);
-    set_instance_status(&p, "n", status.clone());
+    status["agent"]["interfaces"] =
+        serde_json::json!([{"name": "eth0", "ipAddresses": ["10.0.2.15"]}]);
+    set_instance_status(&p, "netvm", status.clone());
     let reason = "{.status.conditions[?(@.type==\"VirtualMachineIPAddressReady\")].reason}";
     wait_for(
         &p,
         "vm",
-        "n",
+        "netvm",
         reason,
         "VirtualMachineIPAddressNotAssigned",
         30,
     );
     status["agent"]["interfaces"] = serde_json::json!([{"name": "eth0", "ipAddresses": [ip]}]);
-    set_instance_status(&p, "n", status);
-    wait_for(&p, "vm", "n", reason, "VirtualMachineIPAddressReady", 30);
+    set_instance_status(&p, "netvm", status);
+    wait_for(
+        &p,
+        "vm",
+        "netvm",
+        reason,
+        "VirtualMachineIPAddressReady",
+        30,
+    );
     // The IPADDRESS column.
-    let table = p.kubectl(&["get", "vm", "n"]).expect_ok().stdout;
+    let table = p.kubectl(&["get", "vm", "netvm"]).expect_ok().stdout;
     assert!(table.contains(&ip), "{table}");
 }
 
@@ -859,5 +868,9 @@ fn a_vm_naming_a_missing_address_waits_and_says_so() {
         "{.status.conditions[?(@.type==\"Running\")].message}",
     );
     assert!(message.contains("nowhere"), "{message}");
-    assert!(p.kubectl(&["get", "intvirtvmi", "m"]).stderr.contains("NotFound"));
+    assert!(
+        p.kubectl(&["get", "intvirtvmi", "m"])
+            .stderr
+            .contains("NotFound")
+    );
 }
