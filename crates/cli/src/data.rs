@@ -119,7 +119,7 @@ pub fn export_path(namespace: &str, name: &str) -> String {
 }
 
 /// `https://host:port` → (host, port).
-fn host_port(server: &str) -> Result<(String, u16), String> {
+pub(crate) fn host_port(server: &str) -> Result<(String, u16), String> {
     let rest = server
         .strip_prefix("https://")
         .ok_or_else(|| format!("the server {server} is not an https:// URL"))?;
@@ -141,7 +141,7 @@ fn host_port(server: &str) -> Result<(String, u16), String> {
     }
 }
 
-fn tls_config(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
+pub(crate) fn tls_config(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
         let cert = cert.map_err(|e| format!("the kubeconfig's CA is not valid PEM: {e}"))?;
@@ -163,7 +163,7 @@ fn tls_config(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, String> {
 }
 
 /// The `message` of a Kubernetes Status body, or the body itself.
-fn error_message(body: &[u8]) -> String {
+pub(crate) fn error_message(body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {

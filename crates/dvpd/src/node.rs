@@ -25,6 +25,14 @@ pub struct NodeArgs {
     /// Name of the Node (default: the host name).
     #[arg(long)]
     node_name: Option<String>,
+    /// Where the stream server (console, VNC, port-forward) listens; the API server must reach
+    /// it there (use `0.0.0.0:PORT` when the API runs on another machine).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    stream_listen: std::net::SocketAddr,
+    /// Host name or address the API server dials for streams (default: the listen address, or
+    /// this machine's address when listening on every interface).
+    #[arg(long)]
+    stream_advertise: Option<String>,
 }
 
 /// One HTTPS request per connection to a fixed server: enough for an agent's few watches and
@@ -71,8 +79,8 @@ impl tower::Service<http::Request<kube::client::Body>> for Remote {
     }
 }
 
-/// A client for the current context of a kubeconfig (server, CA data, token).
-fn remote_client(path: &std::path::Path) -> anyhow::Result<kube::Client> {
+/// A client for the current context of a kubeconfig (server, CA data, token), and the token.
+fn remote_client(path: &std::path::Path) -> anyhow::Result<(kube::Client, Option<String>)> {
     use base64::Engine;
     let config = kube::config::Kubeconfig::read_from(path)
         .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
@@ -137,6 +145,7 @@ fn remote_client(path: &std::path::Path) -> anyhow::Result<kube::Client> {
         .and_then(|u| serde_json::to_value(u).ok())
         .and_then(|v| v["token"].as_str().map(String::from));
     let bearer = token
+        .as_ref()
         .map(|t| HeaderValue::from_str(&format!("Bearer {t}")))
         .transpose()
         .context("the kubeconfig token is not a valid header value")?;
@@ -149,18 +158,33 @@ fn remote_client(path: &std::path::Path) -> anyhow::Result<kube::Client> {
         bearer,
     };
     let namespace = context.namespace.unwrap_or_else(|| "default".into());
-    Ok(kube::Client::new(remote, namespace))
+    Ok((kube::Client::new(remote, namespace), token))
 }
 
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
-    let client = remote_client(&args.kubeconfig)?;
+    let (client, token) = remote_client(&args.kubeconfig)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
     let mut config = dvp_node::agent::AgentConfig::for_host(args.data_dir);
     if let Some(name) = args.node_name {
         config.node_name = name;
     }
-    eprintln!("dvpd node {} is starting", config.node_name);
+    // the API server presents its token to the stream server; it is the kubeconfig's
+    let token = token.context("the kubeconfig has no token; the stream server needs one")?;
+    let streams = dvp_node::streams::StreamConfig {
+        listen: args.stream_listen,
+        advertise_host: args.stream_advertise,
+        token,
+        node_name: config.node_name.clone(),
+        data_dir: config.data_dir.clone(),
+    };
+    let server = dvp_node::streams::start(client.clone(), streams)
+        .await
+        .with_context(|| format!("cannot start the stream server on {}", args.stream_listen))?;
+    eprintln!(
+        "dvpd node {} is starting (streams at {})",
+        config.node_name, server.endpoint
+    );
     tokio::select! {
         _ = dvp_node::agent::run(client, config) => {},
         _ = shutdown_signal() => {},

@@ -28,6 +28,10 @@ pub struct UpArgs {
     /// one (names: vmclass, images, volumes, vm, vmop, ipam, node — the node agent).
     #[arg(long, default_value = "*", value_parser = parse_controllers)]
     controllers: dvp_controllers::selection::Selection,
+    /// Where the node's stream server (console, VNC, port-forward) listens; the API reaches it
+    /// there with the API's token.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    stream_listen: SocketAddr,
 }
 
 fn parse_controllers(text: &str) -> Result<dvp_controllers::selection::Selection, String> {
@@ -171,6 +175,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // this machine as a Node; the instances scheduled to it as QEMU processes
     if args.controllers.runs("node") {
         let agent = dvp_node::agent::AgentConfig::for_host(data_dir.clone());
+        let streams = dvp_node::streams::StreamConfig {
+            listen: args.stream_listen,
+            advertise_host: None,
+            token: token.clone(),
+            node_name: agent.node_name.clone(),
+            data_dir: data_dir.clone(),
+        };
+        dvp_node::streams::start(client.clone(), streams)
+            .await
+            .with_context(|| format!("cannot start the stream server on {}", args.stream_listen))?;
         tokio::spawn(dvp_node::agent::run(client.clone(), agent));
     }
     let controllers =

@@ -12,5 +12,6 @@ pub mod cgroup;
 pub mod host;
 pub mod net;
 pub mod registration;
+pub mod streams;
 pub mod supervisor;
 pub mod vmm;

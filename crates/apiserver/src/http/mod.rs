@@ -10,6 +10,7 @@ mod query;
 pub mod request_info;
 mod resource;
 mod response;
+pub mod streams;
 mod table;
 pub mod tls;
 mod watch;
@@ -151,6 +152,12 @@ async fn dispatch(State(state): State<Arc<HttpState>>, req: Request) -> Response
                 }
                 None => not_found(),
             }
+        };
+    }
+    if let Some(stream) = streams::route(&path) {
+        return match stream {
+            Ok(target) => streams::handle(&state, req, target).await,
+            Err(e) => response::error(&e),
         };
     }
     let query = match query::Query::parse(req.uri().query()) {

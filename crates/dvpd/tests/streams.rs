@@ -1,0 +1,238 @@
+//! End-to-end tests of the VM streams: `d8 v console` and `d8 v port-forward` through the
+//! apiserver's subresources and the node's stream server, against the tiny guest
+//! (`/var/cache/guest-images/tiny/tiny.qcow2`: prints `login:` on its serial console, serves
+//! `tiny-guest <hostname>` on port 80). Skipped when the image, QEMU or d8 is missing.
+
+mod common;
+mod images_support;
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Platform, d8_bin, eventually, free_port};
+use images_support::FileServer;
+
+fn get(p: &Platform, resource: &str, name: &str, path: &str) -> String {
+    p.kubectl(&["get", resource, name, "-o", &format!("jsonpath={path}")])
+        .stdout
+}
+
+fn wait_for(p: &Platform, resource: &str, name: &str, path: &str, want: &str, secs: u64) {
+    let ok = eventually(secs, || get(p, resource, name, path) == want);
+    assert!(
+        ok,
+        "{resource}/{name} {path}: want {want:?}, have {:?}\n{}",
+        get(p, resource, name, path),
+        p.log()
+    );
+}
+
+/// Runs a shell line with d8 on PATH and the platform's kubeconfig; (exit ok, stdout, stderr).
+fn sh(p: &Platform, line: &str, user: &str) -> (bool, String, String) {
+    let out = shell(p, line, user).output().expect("run sh");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn shell(p: &Platform, line: &str, user: &str) -> Command {
+    let bin_dir = d8_bin().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = Command::new("sh");
+    c.args(["-c", line])
+        .env("PATH", path)
+        .env("KUBECONFIG", p.kubeconfig())
+        .env("HOME", p.home())
+        .env("USER", user);
+    c
+}
+
+/// A background d8 whose output goes to files.
+struct Bg {
+    child: Child,
+    out: std::path::PathBuf,
+    err: std::path::PathBuf,
+}
+
+impl Bg {
+    fn start(p: &Platform, line: &str, user: &str, tag: &str) -> Bg {
+        let out = p.home().join(format!("{tag}.out"));
+        let err = p.home().join(format!("{tag}.err"));
+        let child = shell(p, line, user)
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start d8");
+        Bg { child, out, err }
+    }
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get_body(port: u16) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: guest\r\n\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+/// Kills QEMUs of the VM left behind (they outlive dvpd by design).
+struct QemuReaper(String);
+
+impl Drop for QemuReaper {
+    fn drop(&mut self) {
+        let out = Command::new("pgrep")
+            .args(["-f", &format!("qemu-system.*{}", self.0)])
+            .output();
+        for pid in out
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+            .lines()
+        {
+            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+        }
+    }
+}
+
+#[test]
+fn console_and_port_forward_reach_the_tiny_guest() {
+    let image = images_support::cache_dir().join("tiny/tiny.qcow2");
+    let has_qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !image.is_file() || !has_qemu || !d8_bin().exists() {
+        eprintln!(
+            "skipped: needs {}, qemu-system-x86_64 and d8",
+            image.display()
+        );
+        return;
+    }
+    let www = tempfile::tempdir().unwrap();
+    let server = FileServer::start(www.path());
+    server.copy(&image, "tiny.qcow2");
+    let p = Platform::start();
+
+    // errors before any VM exists
+    let (ok, _, err) = sh(&p, "d8 v console nope </dev/null", "ann");
+    assert!(!ok && err.contains("not found"), "{err}");
+
+    p.apply(&images_support::vi_http(
+        "tiny",
+        &server.url("f/tiny.qcow2"),
+    ))
+    .expect_ok();
+    wait_for(&p, "vi", "tiny", "{.status.phase}", "Ready", 180);
+    p.apply(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: s1-root\nspec:\n  dataSource:\n    type: ObjectRef\n    objectRef:\n      kind: VirtualImage\n      name: tiny\n",
+    )
+    .expect_ok();
+    p.apply("apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachine\nmetadata:\n  name: s1\nspec:\n  virtualMachineClassName: generic\n  runPolicy: Manual\n  cpu:\n    cores: 1\n    coreFraction: 10%\n  memory:\n    size: 256Mi\n  blockDeviceRefs:\n    - kind: VirtualDisk\n      name: s1-root\n")
+        .expect_ok();
+    let uid = get(&p, "vm", "s1", "{.metadata.uid}");
+    let _reaper = QemuReaper(uid);
+
+    // not running yet (Manual policy): a clear refusal
+    let (ok, _, err) = sh(&p, "d8 v console s1 </dev/null", "ann");
+    assert!(!ok && err.contains("not running"), "{err}");
+
+    let (ok, out, err) = sh(&p, "d8 v start s1 -w -y --timeout 100s", "ann");
+    assert!(ok, "{out}{err}");
+    wait_for(
+        &p,
+        "vm",
+        "s1",
+        "{.status.conditions[?(@.type==\"AgentReady\")].status}",
+        "True",
+        240,
+    );
+
+    // the acceptance check: a script drives the console
+    let (_, out, err) = sh(
+        &p,
+        "(sleep 3; printf '\\r'; sleep 5) | timeout 15 d8 v console s1",
+        "ann",
+    );
+    assert!(out.contains("login:"), "stdout: {out}\nstderr: {err}");
+    assert!(
+        err.contains("Successfully connected to s1 console"),
+        "{err}"
+    );
+
+    // exclusivity: ann holds the console, bob is refused by name, then takes over with --force
+    let holder = Bg::start(&p, "sleep 60 | d8 v console s1", "ann", "ann");
+    assert!(
+        eventually(20, || holder.stderr().contains("Successfully connected")),
+        "{}",
+        holder.stderr()
+    );
+    let (ok, _, err) = sh(&p, "d8 v console s1 </dev/null", "bob");
+    assert!(!ok, "a second console was granted: {err}");
+    assert!(err.contains("in use by ann@"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    let (_, out, err) = sh(
+        &p,
+        "(sleep 2; printf '\\r'; sleep 3) | timeout 15 d8 v console s1 --force",
+        "bob",
+    );
+    assert!(err.contains("Successfully connected"), "{err}");
+    assert!(out.contains("login:"), "{out}");
+    assert!(
+        eventually(10, || holder.stderr().contains("bob@")),
+        "the first holder was not told: {}",
+        holder.stderr()
+    );
+
+    // port-forward through QEMU user networking needs the run's second monitor
+    let run_dir = p
+        .data_dir()
+        .join("run/vms")
+        .join(get(&p, "intvirtvmi", "s1", "{.metadata.uid}"));
+    if !run_dir.join("qmp-streams.sock").exists() {
+        eprintln!(
+            "skipped port-forward: {} has no qmp-streams.sock (the QEMU command line does not open the streams monitor yet)",
+            run_dir.display()
+        );
+        return;
+    }
+    let local = free_port();
+    let fwd = Bg::start(
+        &p,
+        &format!("d8 v port-forward s1 {local}:80"),
+        "ann",
+        "fwd",
+    );
+    assert!(
+        eventually(20, || fwd.stdout().contains("Forwarding from")),
+        "{}{}",
+        fwd.stdout(),
+        fwd.stderr()
+    );
+    let body = http_get_body(local).unwrap();
+    assert!(body.contains("tiny-guest"), "{body}\n{}", fwd.stderr());
+
+    let (ok, _, err) = sh(&p, "d8 v port-forward --stdio s1 81 </dev/null", "ann");
+    assert!(!ok, "a closed port was forwarded");
+    assert!(err.contains("port 81") && err.contains("closed"), "{err}");
+}
