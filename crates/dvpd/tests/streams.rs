@@ -204,18 +204,21 @@ fn console_and_port_forward_reach_the_tiny_guest() {
         holder.stderr()
     );
 
-    // port-forward through QEMU user networking needs the run's second monitor
+    // a bridged guest is dialled at its address; one on QEMU user networking needs the run's
+    // second monitor for a port forward
+    let mode = get(&p, "intvirtvmi", "s1", "{.status.networkMode}");
     let run_dir = p
         .data_dir()
         .join("run/vms")
         .join(get(&p, "intvirtvmi", "s1", "{.metadata.uid}"));
-    if !run_dir.join("qmp-streams.sock").exists() {
+    if mode != "Bridge" && !run_dir.join("qmp-streams.sock").exists() {
         eprintln!(
-            "skipped port-forward: {} has no qmp-streams.sock (the QEMU command line does not open the streams monitor yet)",
+            "skipped port-forward: the run is in user-mode networking ({mode:?}) and {} has no qmp-streams.sock (the QEMU command line does not open the streams monitor yet)",
             run_dir.display()
         );
         return;
     }
+    eprintln!("port-forward through networkMode {mode:?}");
     let local = free_port();
     let fwd = Bg::start(
         &p,
