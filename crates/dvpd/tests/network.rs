@@ -2,7 +2,7 @@
 //! the bridge `dvp-main`, each receives exactly its `ipAddress` from the agent's DHCP server, the
 //! host reaches both at those addresses (HTTP on port 80), one guest reaches the other across
 //! the bridge, the Node says `VMNetworkReady=True`, and deleting the instances removes their
-//! taps. Needs root (bridges, taps) and the tiny guest image; runs under TCG.
+//! taps (and a tap an earlier run left behind goes when the agent starts). Needs root (bridges, taps) and the tiny guest image; runs under TCG.
 
 mod common;
 
@@ -182,10 +182,35 @@ fn on_console(serial: &Path, command: &str, until: &str, secs: u64) -> String {
     String::from_utf8_lossy(&seen).into_owned()
 }
 
+/// The time of day of a log line (`2026-11-21T22:11:09.863336Z ...`, maybe colored), in seconds.
+fn seconds_of_day(line: &str) -> Option<f64> {
+    let at = line.find('T')?;
+    let clock = line.get(at + 1..at + 16)?;
+    let mut parts = clock.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
 #[test]
 fn guests_on_the_main_bridge_get_their_address_by_dhcp_and_reach_each_other() {
     let image = tiny_image();
-    let mut p = Platform::start_without_vm_controllers();
+    // a tap an ended run left behind while no agent ran: the next agent deletes it
+    let bits = random_bits();
+    let stale = format!("dvp{:010x}9", bits >> 24);
+    let made = Command::new("ip")
+        .args(["tuntap", "add", "dev", &stale, "mode", "tap"])
+        .status()
+        .unwrap()
+        .success()
+        && Command::new("ip")
+            .args(["link", "set", &stale, "alias", "dvp-created=1000"])
+            .status()
+            .unwrap()
+            .success();
+    assert!(made, "cannot make a tap on this host (root needed)");
+    let p = Platform::start_without_vm_controllers();
     let mut node = String::new();
     assert!(
         eventually(60, || {
@@ -198,7 +223,10 @@ fn guests_on_the_main_bridge_get_their_address_by_dhcp_and_reach_each_other() {
         p.log()
     );
 
-    let bits = random_bits();
+    assert!(
+        !Path::new("/sys/class/net").join(&stale).exists(),
+        "the agent left the stale tap {stale}"
+    );
     let block = format!("10.201.{}.0/24", 10 + bits % 240);
     let prefix = block.trim_end_matches("0/24");
     let gateway = format!("{prefix}254");
@@ -299,6 +327,28 @@ fn guests_on_the_main_bridge_get_their_address_by_dhcp_and_reach_each_other() {
             guest.ip,
             started.elapsed()
         );
+        let log = p.log();
+        let started_at = log
+            .lines()
+            .find(|l| {
+                l.contains("QEMU started")
+                    && l.contains(&format!(
+                        "instance{}{}",
+                        "\u{1b}[0m\u{1b}[2m=\u{1b}[0m", guest.name
+                    ))
+            })
+            .and_then(seconds_of_day);
+        let acked_at = log
+            .lines()
+            .find(|l| l.contains("DHCP answer") && l.contains(&guest.mac) && l.contains("Ack"))
+            .and_then(seconds_of_day);
+        if let (Some(start), Some(ack)) = (started_at, acked_at) {
+            eprintln!(
+                "{}: QEMU start → DHCP ACK: {:.1} s",
+                guest.name,
+                ack - start
+            );
+        }
         let line = serial
             .lines()
             .find(|l| l.contains("TINY-GUEST: eth0"))

@@ -226,7 +226,11 @@ async fn keep_registered(client: kube::Client, facts: NodeFacts, network: Arc<Ne
 /// Makes the main bridge and starts its DHCP server; where that fails, runs fall back to
 /// user-mode networking and the Node's `VMNetworkReady` condition says why.
 fn start_network(network: &Arc<Network>) {
-    if !network.prepare_node() {
+    let ready = network.prepare_node();
+    if network.config().bridges {
+        network.sweep_stale_taps(net::host::unix_now());
+    }
+    if !ready {
         if let Some(health) = network.health() {
             tracing::warn!(message = %health.message, "guests get user-mode networking");
         }

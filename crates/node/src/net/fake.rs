@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
-use super::host::{NetError, NetHost};
+use super::host::{NetError, NetHost, TapLink};
 
 #[derive(Default)]
 struct State {
@@ -16,6 +16,8 @@ struct State {
     calls: Vec<String>,
     deny_bridges: bool,
     deny_taps: bool,
+    /// taps found on the host, as [`NetHost::taps`] reports them
+    found: Vec<TapLink>,
     /// bridges whose creation fails
     failing_bridges: BTreeSet<String>,
 }
@@ -43,6 +45,13 @@ impl FakeNet {
 
     pub fn deny_taps(&self) {
         self.state().deny_taps = true;
+    }
+
+    /// A tap another agent (or an earlier one) left on the host.
+    pub fn add_found_tap(&self, tap: TapLink) {
+        let mut s = self.state();
+        s.links.insert(tap.name.clone(), Some("dvp-main".into()));
+        s.found.push(tap);
     }
 
     /// Creating this one bridge fails.
@@ -146,6 +155,15 @@ impl NetHost for FakeNet {
         s.calls.push(format!("delete {name}"));
         s.links.remove(name);
         Ok(())
+    }
+
+    fn taps(&self) -> Vec<TapLink> {
+        let s = self.state();
+        s.found
+            .iter()
+            .filter(|t| s.links.contains_key(&t.name))
+            .cloned()
+            .collect()
     }
 
     fn enable_forwarding(&self) -> Result<(), NetError> {

@@ -31,6 +31,21 @@ impl NetError {
     }
 }
 
+/// A tap of the agent's naming found on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TapLink {
+    pub name: String,
+    /// A process holds the tap open (a tap's carrier is on while attached to a file).
+    pub carrier: bool,
+    /// A live process names the tap on its command line (a QEMU about to open it).
+    pub named: bool,
+    /// When the agent made it (unix seconds, from the link's alias).
+    pub created: Option<u64>,
+}
+
+/// Alias prefix recording when the agent made a tap.
+pub const CREATED_ALIAS: &str = "dvp-created=";
+
 /// The machine's network, as the agent needs it. Every call is idempotent.
 pub trait NetHost: Send + Sync + 'static {
     /// Creates the bridge when missing and sets it up.
@@ -42,6 +57,8 @@ pub trait NetHost: Send + Sync + 'static {
     fn create_tap(&self, name: &str, bridge: &str) -> Result<(), NetError>;
     /// Deletes a link; a missing one is not an error.
     fn delete_link(&self, name: &str) -> Result<(), NetError>;
+    /// Taps of the agent's naming ([`super::names::is_tap_name`]) present on the host.
+    fn taps(&self) -> Vec<TapLink>;
     /// Turns on IPv4 forwarding.
     fn enable_forwarding(&self) -> Result<(), NetError>;
     /// Masquerades traffic from `cidr` that leaves through any link but `bridge`.
@@ -78,6 +95,33 @@ fn must(program: &str, args: &[&str]) -> Result<(), NetError> {
 /// Whether a command succeeds (a probe such as `iptables -C`).
 fn succeeds(program: &str, args: &[&str]) -> bool {
     run(program, args).is_ok_and(|out| out.status.success())
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The command lines of live processes (arguments joined by commas, so an option value ends
+/// at a comma or at the end).
+fn command_lines() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', ",") + ",")
+        .collect()
 }
 
 fn link_exists(name: &str) -> bool {
@@ -122,7 +166,9 @@ impl NetHost for IpCommand {
             "ip",
             &["tuntap", "add", "dev", name, "mode", "tap", "user", "0"],
         )?;
+        let alias = format!("{CREATED_ALIAS}{}", unix_now());
         let attached = must("ip", &["link", "set", name, "master", bridge])
+            .and_then(|()| must("ip", &["link", "set", name, "alias", &alias]))
             .and_then(|()| must("ip", &["link", "set", name, "up"]));
         if attached.is_err() {
             let _ = self.delete_link(name);
@@ -139,6 +185,39 @@ impl NetHost for IpCommand {
             return Ok(());
         }
         result
+    }
+
+    fn taps(&self) -> Vec<TapLink> {
+        let names: Vec<String> = std::fs::read_dir("/sys/class/net")
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|name| super::names::is_tap_name(name))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names.is_empty() {
+            return Vec::new();
+        }
+        let command_lines = command_lines();
+        names
+            .into_iter()
+            .map(|name| {
+                let dir = std::path::Path::new("/sys/class/net").join(&name);
+                let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+                let needle = format!("ifname={name},");
+                TapLink {
+                    carrier: read("carrier").trim() == "1",
+                    named: command_lines.iter().any(|line| line.contains(&needle)),
+                    created: read("ifalias")
+                        .trim()
+                        .strip_prefix(CREATED_ALIAS)
+                        .and_then(|t| t.parse().ok()),
+                    name,
+                }
+            })
+            .collect()
     }
 
     fn enable_forwarding(&self) -> Result<(), NetError> {

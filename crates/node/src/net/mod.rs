@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use dvp_api::kinds::instance::InstanceNetwork;
 use dvp_qemu::argv::NicBackend;
 
-pub use host::{IpCommand, NetError, NetHost};
+pub use host::{IpCommand, NetError, NetHost, TapLink};
 pub use leases::{Lease, Leases};
 pub use names::MAIN_BRIDGE;
 
@@ -134,6 +134,19 @@ impl Network {
                 "the DHCP server cannot listen on {MAIN_BRIDGE}: {error}; guests on the bridge get no address"
             ),
         );
+    }
+
+    /// Deletes taps no QEMU holds or is about to open, left by runs that ended while no agent
+    /// was there to clean up. Returns their names.
+    pub fn sweep_stale_taps(&self, now: u64) -> Vec<String> {
+        let stale = stale_taps(&self.host.taps(), now);
+        for tap in &stale {
+            match self.host.delete_link(tap) {
+                Ok(()) => tracing::info!(%tap, "deleted a tap left by an ended run"),
+                Err(e) => tracing::warn!(%tap, error = %e, "cannot delete a stale tap"),
+            }
+        }
+        stale
     }
 
     /// At agent start: makes the main bridge. True when guests can be bridged here.
@@ -285,6 +298,23 @@ impl Network {
             }
         }
     }
+}
+
+/// How long a new tap is left alone even when no process has it yet: another agent on this
+/// host may be between making it and starting QEMU.
+pub const TAP_GRACE_SECONDS: u64 = 120;
+
+/// The taps to delete: nobody holds them open, no live process names them, and they are older
+/// than [`TAP_GRACE_SECONDS`] (taps without a creation mark were not made by this code).
+pub fn stale_taps(taps: &[TapLink], now: u64) -> Vec<String> {
+    taps.iter()
+        .filter(|t| !t.carrier && !t.named)
+        .filter(|t| {
+            t.created
+                .is_some_and(|c| now.saturating_sub(c) >= TAP_GRACE_SECONDS)
+        })
+        .map(|t| t.name.clone())
+        .collect()
 }
 
 /// User-mode networking for Main, isolated links for the others.

@@ -37,9 +37,27 @@ pub fn tap_for(uid: &str, index: usize) -> String {
     name
 }
 
+/// Whether a link name has the shape of [`tap_for`]'s names.
+pub fn is_tap_name(name: &str) -> bool {
+    name.len() > 13
+        && name.len() <= MAX_IFNAME
+        && name.starts_with("dvp")
+        && name[3..13].chars().all(|c| c.is_ascii_hexdigit())
+        && name[13..].chars().all(|c| c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tap_names_are_recognised_and_bridges_are_not() {
+        assert!(is_tap_name(&tap_for("some-uid", 0)));
+        assert!(is_tap_name(&tap_for("some-uid", 11)));
+        assert!(!is_tap_name(MAIN_BRIDGE));
+        assert!(!is_tap_name(&bridge_for("Network", "red")));
+        assert!(!is_tap_name("eth0"));
+    }
 
     #[test]
     fn the_main_network_uses_the_fixed_bridge() {

@@ -207,3 +207,34 @@ fn the_gateway_address_is_added_once() {
         .count();
     assert_eq!(adds, 1);
 }
+
+fn found(name: &str, carrier: bool, named: bool, created: Option<u64>) -> TapLink {
+    TapLink {
+        name: name.into(),
+        carrier,
+        named,
+        created,
+    }
+}
+
+#[test]
+fn only_unheld_unnamed_old_taps_are_stale() {
+    let now = 10_000;
+    let taps = [
+        found("dvp00000000000", false, false, Some(now - 600)),
+        found("dvp00000000010", true, false, Some(now - 600)),
+        found("dvp00000000020", false, true, Some(now - 600)),
+        found("dvp00000000030", false, false, Some(now - 5)),
+        found("dvp00000000040", false, false, None),
+    ];
+    assert_eq!(stale_taps(&taps, now), vec!["dvp00000000000".to_string()]);
+}
+
+#[test]
+fn the_sweep_deletes_stale_taps_and_keeps_the_others() {
+    let (fake, net) = network(NetConfig::default());
+    fake.add_found_tap(found("dvp00000000000", false, false, Some(1)));
+    fake.add_found_tap(found("dvp00000000010", true, false, Some(1)));
+    assert_eq!(net.sweep_stale_taps(10_000), vec!["dvp00000000000"]);
+    assert_eq!(fake.taps(), vec!["dvp00000000010".to_string()]);
+}

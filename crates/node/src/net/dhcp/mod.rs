@@ -52,7 +52,12 @@ pub async fn serve(socket: UdpSocket, leases: Arc<Leases>) {
         let Some(reply) = server::respond(&request, lease.as_ref(), &dns) else {
             continue;
         };
-        tracing::debug!(%peer, kind = ?request.message_type(), yiaddr = %reply.packet.yiaddr, "DHCP answer");
+        let kind = reply.packet.message_type();
+        if kind == Some(packet::MessageType::Offer) {
+            tracing::debug!(%peer, yiaddr = %reply.packet.yiaddr, "DHCP offer");
+        } else {
+            tracing::info!(mac = %format_mac(&mac), answer = ?kind, address = %reply.packet.yiaddr, "DHCP answer");
+        }
         let bytes = reply.packet.encode();
         let sent = socket
             .async_io(Interest::WRITABLE, || {
@@ -63,6 +68,13 @@ pub async fn serve(socket: UdpSocket, leases: Arc<Leases>) {
             tracing::warn!(to = %reply.to, error = %e, "DHCP reply not sent");
         }
     }
+}
+
+fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Sends `data` to `to` with source address `from` (IP_PKTINFO): the bridge carries one
