@@ -2,7 +2,8 @@
 //! the bridge `dvp-main`, each receives exactly its `ipAddress` from the agent's DHCP server, the
 //! host reaches both at those addresses (HTTP on port 80), one guest reaches the other across
 //! the bridge, the Node says `VMNetworkReady=True`, and deleting the instances removes their
-//! taps (and a tap an earlier run left behind goes when the agent starts). Needs root (bridges, taps) and the tiny guest image; runs under TCG.
+//! taps (and a tap an earlier run left behind goes when the agent starts, while the taps of
+//! guests that outlived a `kill -9` of dvpd stay). Needs root (bridges, taps) and the tiny guest image; runs under TCG.
 
 mod common;
 
@@ -210,7 +211,7 @@ fn guests_on_the_main_bridge_get_their_address_by_dhcp_and_reach_each_other() {
             .unwrap()
             .success();
     assert!(made, "cannot make a tap on this host (root needed)");
-    let p = Platform::start_without_vm_controllers();
+    let mut p = Platform::start_without_vm_controllers();
     let mut node = String::new();
     assert!(
         eventually(60, || {
@@ -378,6 +379,24 @@ fn guests_on_the_main_bridge_get_their_address_by_dhcp_and_reach_each_other() {
         output.contains("tiny-guest")
     });
     assert!(reached, "n1 could not fetch n2's page; console:\n{output}");
+
+    // dvpd dies hard: the guests, their taps and addresses stay, and the next agent neither
+    // sweeps the taps of running QEMUs nor stops serving their leases
+    p.crash_and_restart();
+    std::thread::sleep(Duration::from_secs(3));
+    let bridged = Command::new("ip")
+        .args(["-o", "link", "show", "master", "dvp-main"])
+        .output()
+        .unwrap();
+    let bridged = String::from_utf8_lossy(&bridged.stdout).into_owned();
+    for (tap, guest) in taps.iter().zip(&guests) {
+        assert!(bridged.contains(tap.as_str()), "{tap} gone after restart");
+        assert!(
+            http_body(&guest.ip).is_some_and(|b| b.contains("tiny-guest")),
+            "{} unreachable after the agent restarted",
+            guest.name
+        );
+    }
 
     // the end of the runs removes their taps
     for guest in &guests {
