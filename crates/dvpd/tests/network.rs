@@ -109,6 +109,10 @@ struct Guest {
 }
 
 fn manifest(node: &str, guest: &Guest, cidr: &str, disk: &Path) -> String {
+    manifest_sized(node, guest, cidr, disk, 256 << 20)
+}
+
+fn manifest_sized(node: &str, guest: &Guest, cidr: &str, disk: &Path, memory: u64) -> String {
     format!(
         r#"apiVersion: internal.virtualization.deckhouse.io/v1
 kind: InternalVirtualizationVirtualMachineInstance
@@ -126,7 +130,7 @@ spec:
   firmware: BIOS
   paravirtualization: true
   cpu: {{model: qemu64, sockets: 1, coresPerSocket: 1, coreFraction: 10}}
-  memoryBytes: 268435456
+  memoryBytes: {memory}
   disks:
   - {{name: {name}-root, source: VirtualDisk, path: {disk}, format: qcow2}}
   networks:
@@ -141,7 +145,7 @@ spec:
         vm_uid = guest.vm_uid,
         mac = guest.mac,
         ip = guest.ip,
-        disk = disk.display()
+        disk = disk.display(),
     )
 }
 
@@ -414,4 +418,78 @@ fn guests_on_the_main_bridge_get_their_address_by_dhcp_and_reach_each_other() {
     for tap in &taps {
         assert!(!links.contains(tap.as_str()), "{tap} left behind");
     }
+}
+
+const DEBIAN: &str = "/var/cache/guest-images/debian/debian-12.qcow2";
+
+/// systemd-networkd's DHCP client (the Debian image) gets its address from the agent too.
+/// Ignored by default: the image takes ~90 s to build and ~60 s to boot under TCG
+/// (`cargo test -p dvpd --test network -- --ignored`).
+#[test]
+#[ignore]
+fn a_debian_guest_gets_its_address_from_systemd_networkd() {
+    let image = PathBuf::from(DEBIAN);
+    if !image.exists() {
+        let script = shared_dir().join("guest-images/build-debian.sh");
+        let status = Command::new(&script)
+            .env("GUEST_IMAGES_CACHE", "/var/cache/guest-images")
+            .status()
+            .expect("run build-debian.sh");
+        assert!(status.success(), "{} failed", script.display());
+    }
+    let p = Platform::start_without_vm_controllers();
+    let mut node = String::new();
+    assert!(eventually(60, || {
+        node = p
+            .kubectl(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"])
+            .stdout;
+        !node.is_empty()
+    }));
+    let bits = random_bits();
+    let block = format!("10.202.{}.0/24", 10 + bits % 240);
+    let prefix = block.trim_end_matches("0/24");
+    let guest = Guest {
+        name: "deb".into(),
+        vm_uid: uuid_from(bits, 7),
+        mac: format!(
+            "52:54:00:{:02x}:{:02x}:07",
+            (bits >> 8) as u8,
+            (bits >> 16) as u8
+        ),
+        ip: format!("{prefix}21"),
+    };
+    let _cleanup = Cleanup {
+        vm_uids: vec![guest.vm_uid.clone()],
+        gateway: format!("{prefix}254/24"),
+    };
+    let disk = overlay(p.dir.path(), &image, "deb");
+    let started = Instant::now();
+    p.apply(&manifest_sized(&node, &guest, &block, &disk, 1 << 30))
+        .expect_ok();
+    let answered = eventually(300, || {
+        http_body(&guest.ip).is_some_and(|b| b.contains("nginx"))
+    });
+    assert!(
+        answered,
+        "debian does not answer at {}; status {}",
+        guest.ip,
+        p.jsonpath("intvirtvmi", "deb", "{.status}")
+    );
+    eprintln!(
+        "debian: apply → HTTP answer at {}: {:?}",
+        guest.ip,
+        started.elapsed()
+    );
+    let reported = || {
+        p.jsonpath(
+            "intvirtvmi",
+            "deb",
+            "{.status.agent.interfaces[*].ipAddresses}",
+        )
+    };
+    assert!(
+        eventually(120, || reported().contains(&guest.ip)),
+        "the guest agent reports {:?}",
+        reported()
+    );
 }
