@@ -17,7 +17,6 @@ pub mod names;
 pub(crate) mod fake;
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use dvp_api::kinds::instance::InstanceNetwork;
@@ -332,12 +331,6 @@ fn user_mode(networks: &[InstanceNetwork]) -> Attached {
             })
             .collect(),
     }
-}
-
-/// The gateway's address on the bridge, as `ip addr` writes it (for messages and tests).
-pub fn gateway_cidr(cidr: &str) -> Option<String> {
-    let gateway: Ipv4Addr = dvp_api::network::gateway(cidr)?;
-    Some(format!("{gateway}/{}", dvp_api::network::prefix_len(cidr)?))
 }
 
 #[cfg(test)]
