@@ -89,6 +89,11 @@ pub async fn start(client: kube::Client, config: StreamConfig) -> std::io::Resul
         sessions: sessions::Sessions::default(),
     });
     let app = server::router(state);
+    // keystrokes are single bytes: Nagle's algorithm would hold them for the peer's delayed ACK
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the stream server stopped");

@@ -257,7 +257,10 @@ async fn stream(
                 }
                 let mut lease = lease;
                 let kicked = async { (&mut lease.kicked).await.ok() };
-                splice(ws, unix, kicked).await;
+                let on_end = format!(
+                    "the {what} closed: the VM stopped, or a client outside the platform holds it"
+                );
+                splice(ws, unix, kicked, Some(&on_end)).await;
                 drop(lease);
             })
         }
@@ -274,7 +277,7 @@ async fn stream(
             };
             match guest::connect(&guest_route, &paths.dir, port).await {
                 Ok(tcp) => upgrade.on_upgrade(move |ws| async move {
-                    splice(ws, tcp, std::future::pending()).await;
+                    splice(ws, tcp, std::future::pending(), None).await;
                 }),
                 Err(e @ guest::GuestError::Closed { .. }) => status(
                     StatusCode::BAD_GATEWAY,

@@ -10,10 +10,19 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// Close code for "a newcomer forced this session away" (application range 4000-4999).
 pub const CLOSE_TAKEN_OVER: u16 = 4001;
 
+/// Close code for "the socket ended" where that is not a normal end (a console whose QEMU
+/// went away, or whose serial port another client outside the platform holds).
+pub const CLOSE_SOCKET_ENDED: u16 = 4002;
+
 /// Splices until either side ends or `kicked` yields the name of whoever took over, in which case
-/// the client gets a close frame saying so.
-pub async fn splice<S>(ws: WebSocket, socket: S, kicked: impl Future<Output = Option<String>>)
-where
+/// the client gets a close frame saying so. When the socket ends, the client gets `on_end`
+/// (`None`: a normal close).
+pub async fn splice<S>(
+    ws: WebSocket,
+    socket: S,
+    kicked: impl Future<Output = Option<String>>,
+    on_end: Option<&str>,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut ws_tx, mut ws_rx) = ws.split();
@@ -56,9 +65,15 @@ where
                 code: CLOSE_TAKEN_OVER,
                 reason: format!("{by} took over the session").into(),
             },
-            None => CloseFrame {
-                code: 1000,
-                reason: "the stream ended".into(),
+            None => match on_end {
+                Some(why) => CloseFrame {
+                    code: CLOSE_SOCKET_ENDED,
+                    reason: why.to_string().into(),
+                },
+                None => CloseFrame {
+                    code: 1000,
+                    reason: "the stream ended".into(),
+                },
             },
         };
         let _ = ws_tx.send(Message::Close(Some(frame))).await;
