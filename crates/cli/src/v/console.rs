@@ -24,7 +24,7 @@ const ESCAPE: u8 = 0x1d;
 /// How long output is still shown after standard input ends (not a terminal).
 const DRAIN: Duration = Duration::from_secs(2);
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     pub vm: VmRef,
     pub force: bool,
@@ -102,9 +102,63 @@ async fn open(request: &Request, ep: &Endpoint) -> Result<Ws, OpenError> {
     }
 }
 
+/// What the user wants when the console is busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusyAnswer {
+    TakeOver,
+    GiveUp,
+    Wait,
+}
+
+/// Reads the answer to `[y] yes [N] no [w] wait` (empty or anything else: no).
+pub fn busy_answer(line: &str) -> BusyAnswer {
+    match line.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => BusyAnswer::TakeOver,
+        "w" | "wait" => BusyAnswer::Wait,
+        _ => BusyAnswer::GiveUp,
+    }
+}
+
+fn ask(question: &str) -> BusyAnswer {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    busy_answer(&line)
+}
+
+/// Opens the console; on a terminal, a busy console asks whether to take it over or wait.
+async fn open_or_ask(request: &Request, ep: &Endpoint) -> Result<Ws, String> {
+    let mut waiting = false;
+    loop {
+        match open(request, ep).await {
+            Err(e) if e.code == 409 && terminal::stdin_is_tty() && !waiting => {
+                match ask(&format!("{e}\nTake it over? [y] yes [N] no [w] wait: ")) {
+                    BusyAnswer::TakeOver => {
+                        let forced = Request {
+                            force: true,
+                            ..request.clone()
+                        };
+                        return open(&forced, ep).await.map_err(|e| e.to_string());
+                    }
+                    BusyAnswer::Wait => {
+                        eprintln!("waiting for the console to be free…");
+                        waiting = true;
+                    }
+                    BusyAnswer::GiveUp => return Err(e.to_string()),
+                }
+            }
+            Err(e) if e.code == 409 && waiting => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            other => return other.map_err(|e| e.to_string()),
+        }
+    }
+}
+
 async fn run(request: &Request) -> Result<(), String> {
     let ep = Endpoint::load(&request.vm, request.kubeconfig.as_deref())?;
-    let ws = open(request, &ep).await.map_err(|e| e.to_string())?;
+    let ws = open_or_ask(request, &ep).await?;
     eprintln!(
         "Successfully connected to {} console. The escape sequence is ^]",
         ep.name
@@ -247,6 +301,14 @@ mod tests {
         assert_eq!(r.vm.namespace.as_deref(), Some("prod"));
         assert!(r.force);
         assert_eq!(r.timeout, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn a_busy_console_is_taken_over_only_on_yes() {
+        assert_eq!(busy_answer("y\n"), BusyAnswer::TakeOver);
+        assert_eq!(busy_answer("W"), BusyAnswer::Wait);
+        assert_eq!(busy_answer("\n"), BusyAnswer::GiveUp);
+        assert_eq!(busy_answer("maybe"), BusyAnswer::GiveUp);
     }
 
     #[test]
