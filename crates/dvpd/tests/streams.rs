@@ -73,6 +73,22 @@ impl Bg {
             .expect("start d8");
         Bg { child, out, err }
     }
+    /// d8 itself with a piped standard input that is kept open.
+    fn start_piped(p: &Platform, args: &[&str], user: &str, tag: &str) -> Bg {
+        let out = p.home().join(format!("{tag}.out"));
+        let err = p.home().join(format!("{tag}.err"));
+        let child = Command::new(d8_bin())
+            .args(args)
+            .env("KUBECONFIG", p.kubeconfig())
+            .env("HOME", p.home())
+            .env("USER", user)
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start d8");
+        Bg { child, out, err }
+    }
     fn stdout(&self) -> String {
         std::fs::read_to_string(&self.out).unwrap_or_default()
     }
@@ -181,7 +197,8 @@ fn console_and_port_forward_reach_the_tiny_guest() {
     );
 
     // exclusivity: ann holds the console, bob is refused by name, then takes over with --force
-    let holder = Bg::start(&p, "sleep 60 | d8 v console s1", "ann", "ann");
+    // ann's input stays open (a pipe nobody writes to), as a person at a prompt would
+    let mut holder = Bg::start_piped(&p, &["v", "console", "s1"], "ann", "ann");
     assert!(
         eventually(20, || holder.stderr().contains("Successfully connected")),
         "{}",
@@ -203,6 +220,11 @@ fn console_and_port_forward_reach_the_tiny_guest() {
         "the first holder was not told: {}",
         holder.stderr()
     );
+    assert!(
+        eventually(10, || holder.child.try_wait().ok().flatten().is_some()),
+        "the displaced console client kept running"
+    );
+    assert!(!holder.child.wait().unwrap().success());
 
     // a bridged guest is dialled at its address; one on QEMU user networking needs the run's
     // second monitor for a port forward

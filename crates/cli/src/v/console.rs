@@ -72,7 +72,10 @@ pub fn main(argv: &[String]) -> u8 {
             return 1;
         }
     };
-    match runtime.block_on(run(&request)) {
+    let result = runtime.block_on(run(&request));
+    // a read of standard input may still be blocked in a thread; do not wait for it
+    runtime.shutdown_background();
+    match result {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("d8 v console: {e}");

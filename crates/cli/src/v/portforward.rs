@@ -108,7 +108,12 @@ pub fn main(argv: &[String]) -> u8 {
             return 2;
         }
     };
-    let result = super::runtime().and_then(|rt| rt.block_on(run(request)));
+    let result = super::runtime().and_then(|rt| {
+        let result = rt.block_on(run(request));
+        // a read of standard input may still be blocked in a thread; do not wait for it
+        rt.shutdown_background();
+        result
+    });
     match result {
         Ok(()) => 0,
         Err(e) => {

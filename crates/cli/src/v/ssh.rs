@@ -186,11 +186,7 @@ pub fn scp_argv(argv: &[String], d8: &str, default_ns: &str) -> Result<Vec<Strin
 /// Builds a local command line from d8's arguments, d8's path and the default namespace.
 type BuildArgv = fn(&[String], &str, &str) -> Result<Vec<String>, String>;
 
-fn run(
-    program: &str,
-    argv: &[String],
-    build: BuildArgv,
-) -> u8 {
+fn run(program: &str, argv: &[String], build: BuildArgv) -> u8 {
     let p = match args::parse(argv, VALUE_FLAGS, SWITCHES) {
         Ok(p) => p,
         Err(e) => {
