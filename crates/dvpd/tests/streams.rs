@@ -261,3 +261,94 @@ fn console_and_port_forward_reach_the_tiny_guest() {
     assert!(!ok, "a closed port was forwarded");
     assert!(err.contains("port 81") && err.contains("closed"), "{err}");
 }
+
+/// Ends a QEMU started by a test.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The user-mode path of the stream server, against a QEMU started by hand with the streams
+/// monitor the run dirs will carry (`qmp-streams.sock`): a forward reaches the guest's HTTP
+/// server, and a closed port is reported as closed.
+#[test]
+fn user_mode_port_forward_goes_through_a_qemu_host_forward() {
+    use dvp_node::streams::guest::{self, GuestError, GuestRoute, STREAMS_MONITOR};
+    let image = images_support::cache_dir().join("tiny/tiny.qcow2");
+    let has_qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !image.is_file() || !has_qemu {
+        eprintln!("skipped: needs {} and qemu-system-x86_64", image.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let overlay = dir.path().join("root.qcow2");
+    assert!(
+        Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b"])
+            .arg(&image)
+            .arg(&overlay)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let monitor = dir.path().join(STREAMS_MONITOR);
+    let _qemu = KillOnDrop(
+        Command::new("qemu-system-x86_64")
+            .args([
+                "-machine",
+                "q35",
+                "-m",
+                "256",
+                "-display",
+                "none",
+                "-nodefaults",
+            ])
+            .args(["-serial", "null", "-drive"])
+            .arg(format!("file={},if=virtio", overlay.display()))
+            .args([
+                "-netdev",
+                "user,id=net0",
+                "-device",
+                "virtio-net-pci,netdev=net0",
+            ])
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", monitor.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start qemu"),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let body = rt.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(mut tcp) = guest::connect(&GuestRoute::HostForward, dir.path(), 80).await {
+                let _ = tcp.write_all(b"GET / HTTP/1.0\r\n\r\n").await;
+                let mut body = String::new();
+                let _ = tcp.read_to_string(&mut body).await;
+                if body.contains("tiny-guest") {
+                    return body;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the guest never answered on port 80"
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    assert!(body.contains("tiny-guest"), "{body}");
+    let closed = rt.block_on(guest::connect(&GuestRoute::HostForward, dir.path(), 81));
+    assert!(
+        matches!(closed, Err(GuestError::Closed { port: 81 })),
+        "{closed:?}"
+    );
+}

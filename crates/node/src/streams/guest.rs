@@ -112,6 +112,13 @@ async fn connect_direct(addr: SocketAddr) -> Result<TcpStream, GuestError> {
     }
 }
 
+/// Whether an HMP answer to a hostfwd command means success: `hostfwd_add` answers nothing,
+/// `hostfwd_remove` says "host forwarding rule for … removed"; anything else is an error text.
+pub fn hmp_succeeded(answer: &str) -> bool {
+    let answer = answer.trim();
+    answer.is_empty() || answer.ends_with("removed")
+}
+
 async fn hmp(qmp: &Qmp, command: &str) -> Result<(), GuestError> {
     let answer = qmp
         .execute(
@@ -120,10 +127,11 @@ async fn hmp(qmp: &Qmp, command: &str) -> Result<(), GuestError> {
         )
         .await
         .map_err(|e| GuestError::Forward(e.to_string()))?;
-    // HMP answers with an empty string on success and with the error text otherwise
-    match answer.as_str().map(str::trim) {
-        Some("") | None => Ok(()),
-        Some(text) => Err(GuestError::Forward(text.to_string())),
+    let text = answer.as_str().unwrap_or_default();
+    if hmp_succeeded(text) {
+        Ok(())
+    } else {
+        Err(GuestError::Forward(text.trim().to_string()))
     }
 }
 
@@ -200,6 +208,17 @@ mod tests {
         assert!(matches!(
             route(&instance(Some("Bridge"), None)),
             Err(GuestError::NoAddress)
+        ));
+    }
+
+    #[test]
+    fn hmp_answers_are_read_as_qemu_words_them() {
+        assert!(hmp_succeeded(""));
+        assert!(hmp_succeeded(
+            "host forwarding rule for tcp:127.0.0.1:40080 removed\r\n"
+        ));
+        assert!(!hmp_succeeded(
+            "could not set up host forwarding rule 'tcp:x'"
         ));
     }
 
