@@ -33,6 +33,15 @@ pub struct NodeArgs {
     /// this machine's address when listening on every interface).
     #[arg(long)]
     stream_advertise: Option<String>,
+    /// How guests' interfaces attach: `bridge` (a tap on the node's VM bridge, the guest
+    /// reachable at its IP; falls back to `user` where the host forbids bridges) or `user` (QEMU
+    /// user-mode networking; reach guests through port-forward).
+    #[arg(long, default_value = "bridge", value_parser = ["bridge", "user"])]
+    vm_network: String,
+    /// Masquerade guests' traffic leaving the node (off: guests reach only the host and each
+    /// other).
+    #[arg(long)]
+    vm_nat: bool,
 }
 
 /// One HTTPS request per connection to a fixed server: enough for an agent's few watches and
@@ -169,6 +178,8 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     if let Some(name) = args.node_name {
         config.node_name = name;
     }
+    config.network.bridges = args.vm_network == "bridge";
+    config.network.nat = args.vm_nat;
     // the API server presents its token to the stream server; it is the kubeconfig's
     let token = token.context("the kubeconfig has no token; the stream server needs one")?;
     let streams = dvp_node::streams::StreamConfig {

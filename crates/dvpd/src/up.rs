@@ -32,6 +32,15 @@ pub struct UpArgs {
     /// there with the API's token.
     #[arg(long, default_value = "127.0.0.1:0")]
     stream_listen: SocketAddr,
+    /// How guests' interfaces attach: `bridge` (a tap on the node's VM bridge, the guest
+    /// reachable at its IP; falls back to `user` where the host forbids bridges) or `user` (QEMU
+    /// user-mode networking; reach guests through port-forward).
+    #[arg(long, default_value = "bridge", value_parser = ["bridge", "user"])]
+    vm_network: String,
+    /// Masquerade guests' traffic leaving the node (off: guests reach only the host and each
+    /// other).
+    #[arg(long)]
+    vm_nat: bool,
 }
 
 fn parse_controllers(text: &str) -> Result<dvp_controllers::selection::Selection, String> {
@@ -174,7 +183,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     tokio::spawn(dvp_apiserver::gc::run(api.clone()));
     // this machine as a Node; the instances scheduled to it as QEMU processes
     if args.controllers.runs("node") {
-        let agent = dvp_node::agent::AgentConfig::for_host(data_dir.clone());
+        let mut agent = dvp_node::agent::AgentConfig::for_host(data_dir.clone());
+        agent.network.bridges = args.vm_network == "bridge";
+        agent.network.nat = args.vm_nat;
         let streams = dvp_node::streams::StreamConfig {
             listen: args.stream_listen,
             advertise_host: None,

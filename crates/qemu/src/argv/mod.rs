@@ -26,6 +26,9 @@ use crate::host::HostFacts;
 pub struct RunPaths {
     pub dir: PathBuf,
     pub qmp: PathBuf,
+    /// A second QMP monitor for short-lived clients (port forwards): QEMU serves one client per
+    /// monitor, and the supervisor holds the first for the whole run.
+    pub qmp_streams: PathBuf,
     pub qga: PathBuf,
     pub serial: PathBuf,
     /// Everything the guest printed on its serial console.
@@ -45,6 +48,7 @@ impl RunPaths {
         RunPaths {
             dir: dir.to_path_buf(),
             qmp: dir.join("qmp.sock"),
+            qmp_streams: dir.join("qmp-streams.sock"),
             qga: dir.join("qga.sock"),
             serial: dir.join("serial.sock"),
             serial_log: dir.join("serial.log"),
@@ -175,7 +179,13 @@ pub fn argv(launch: &Launch) -> Result<Vec<String>, ArgvError> {
     if spec.memory_bytes == 0 {
         return Err(ArgvError::Memory);
     }
-    for socket in [&paths.qmp, &paths.qga, &paths.serial, &paths.vnc] {
+    for socket in [
+        &paths.qmp,
+        &paths.qmp_streams,
+        &paths.qga,
+        &paths.serial,
+        &paths.vnc,
+    ] {
         let len = socket.as_os_str().len();
         if len > MAX_SOCKET_PATH {
             return Err(ArgvError::SocketPath {
@@ -300,6 +310,15 @@ pub fn argv(launch: &Launch) -> Result<Vec<String>, ArgvError> {
         ),
     );
     push(&mut args, "-mon", "chardev=qmp,mode=control");
+    push(
+        &mut args,
+        "-chardev",
+        format!(
+            "socket,id=qmp-streams,path={},server=on,wait=off",
+            path_str(&paths.qmp_streams)
+        ),
+    );
+    push(&mut args, "-mon", "chardev=qmp-streams,mode=control");
     push(
         &mut args,
         "-chardev",
