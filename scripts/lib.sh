@@ -105,6 +105,17 @@ ensure_guest_images() {
   "$gi/make-variants.sh" "$GUEST_IMAGES_CACHE/tiny/tiny.qcow2" "$GUEST_IMAGES_CACHE/tiny-variants" \
     "raw vmdk vdi qcow2.gz raw.gz qcow2.xz raw.xz" >>"$ROOT/target/guest-images.log" 2>&1 \
     || die "make-variants.sh failed; see target/guest-images.log"
+  # The Debian guest (cloud-init, sshd) takes minutes to build; its e2e test (tests/debian.rs)
+  # runs whenever the image is cached. DVP_TEST_DEBIAN=1 builds it first.
+  if [ "${DVP_TEST_DEBIAN:-0}" = 1 ]; then
+    "$gi/build-debian.sh" >>"$ROOT/target/guest-images.log" 2>&1 || die "build-debian.sh failed; see target/guest-images.log"
+  fi
+}
+
+# Guests outlive the platform by design (a dvpd restart adopts them); the acceptance checks stop
+# only dvpd, so their guests (run dirs under /tmp/bars.*) are stopped here.
+stop_check_guests() {
+  pkill -f 'qemu-system-x86_64 .*/tmp/bars\.' 2>/dev/null || true
 }
 
 default_data_dir() { if [ "$(id -u)" -eq 0 ]; then echo /var/lib/dvp; else echo "$HOME/.local/share/dvp"; fi; }

@@ -24,13 +24,21 @@ if [ "$QUICK" != "--quick" ] && [ -d "$ROOT/../shared/checks" ]; then
   for check in $CHECKS; do
     log "acceptance check: $check"
     timeout 900 bash "$ROOT/../shared/checks/$check.sh" || die "acceptance check $check failed"
+    stop_check_guests
   done
-  # vm-runtime.sh names a VM `off`, which kubectl's YAML 1.1 parser reads as the boolean false,
-  # so that VM can never be created on any Kubernetes; run it with the VM renamed `offvm`.
-  log "acceptance check: vm-runtime (VM 'off' renamed 'offvm')"
+  # Two checks are run from corrected copies (SHARED points them at ../shared):
+  # * vm-runtime.sh names a VM `off`, which kubectl's YAML 1.1 parser reads as the boolean false,
+  #   so that VM can never be created on any Kubernetes; it runs with the VM renamed `offvm`.
+  # * reach.sh's last check pipes into `! kubectl …`, a bash syntax error (`!` may only start a
+  #   pipeline), so it fails whatever the platform does; it runs with `(! kubectl …)`.
   mkdir -p target/checks
   cp "$ROOT/../shared/checks/lib.sh" target/checks/
   sed 's/\boff\b/offvm/g' "$ROOT/../shared/checks/vm-runtime.sh" >target/checks/vm-runtime.sh
-  SHARED="$ROOT/../shared" timeout 1200 bash target/checks/vm-runtime.sh || die "acceptance check vm-runtime failed"
+  sed 's/| ! kubectl apply -f -/| (! kubectl apply -f -)/' "$ROOT/../shared/checks/reach.sh" >target/checks/reach.sh
+  for check in vm-runtime reach; do
+    log "acceptance check: $check (corrected copy, see scripts/test.sh)"
+    SHARED="$ROOT/../shared" timeout 1200 bash "target/checks/$check.sh" || die "acceptance check $check failed"
+    stop_check_guests
+  done
 fi
 log "all tests passed in $(( $(date +%s) - start ))s"

@@ -134,7 +134,7 @@ fn the_guide_linux_vm_gets_its_address_and_answers_d8_v_ssh() {
 
     // Password login (the guide's `cloud` user), retried while sshd and cloud-init finish.
     let mut last = String::new();
-    let logged_in = eventually(240, || {
+    let logged_in = eventually(480, || {
         let (ok, out) = d8_ssh(&p, &askpass, &["--command", "nproc"]);
         last = out;
         ok && last.lines().any(|l| l.trim() == "1")
