@@ -23,6 +23,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// File times come from the kernel's coarse clock (a tick, up to 10 ms, behind the fine clock
+/// `SystemTime::now` reads), so a file written just after the registry opened can look older
+/// than the opening; a file counts as written before the opening only when it is older by more
+/// than this. No restart is this quick, so a push interrupted by one still keeps its grace.
+const COARSE_CLOCK_MARGIN: Duration = Duration::from_millis(50);
+
 fn young(at: SystemTime, now: SystemTime, grace: Duration) -> bool {
     match now.duration_since(at) {
         Ok(age) => age < grace,
@@ -105,7 +111,12 @@ impl Pending {
         if recorded.is_some_and(|at| young(at, now, grace)) {
             return true;
         }
-        mtime.is_some_and(|at| at < self.opened_at && young(at, now, grace))
+        let before_opening = |at: SystemTime| {
+            self.opened_at
+                .checked_sub(COARSE_CLOCK_MARGIN)
+                .is_some_and(|opened| at < opened)
+        };
+        mtime.is_some_and(|at| before_opening(at) && young(at, now, grace))
     }
 
     /// Forgets entries older than the grace period.
@@ -146,6 +157,15 @@ mod tests {
             now,
             HOUR
         ));
+    }
+
+    #[test]
+    fn a_file_stamped_by_the_coarse_clock_just_before_opening_counts_as_new() {
+        let pending = Pending::new();
+        let d = Digest::of_bytes(b"x");
+        let now = SystemTime::now();
+        let same_tick = pending.opened_at - Duration::from_millis(4);
+        assert!(!pending.protects_blob(&d, Some(same_tick), now, HOUR));
     }
 
     #[test]
