@@ -352,3 +352,61 @@ fn user_mode_port_forward_goes_through_a_qemu_host_forward() {
         "{closed:?}"
     );
 }
+
+/// `dvpd up --vm-network=user` (what a host that forbids bridges falls back to): the guest is on
+/// QEMU user-mode networking, and port-forward still reaches it through a QEMU host forward.
+#[test]
+fn port_forward_reaches_a_guest_on_user_mode_networking() {
+    let image = images_support::cache_dir().join("tiny/tiny.qcow2");
+    let has_qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !image.is_file() || !has_qemu || !d8_bin().exists() {
+        eprintln!(
+            "skipped: needs {}, qemu-system-x86_64 and d8",
+            image.display()
+        );
+        return;
+    }
+    let www = tempfile::tempdir().unwrap();
+    let server = FileServer::start(www.path());
+    server.copy(&image, "tiny.qcow2");
+    let p = Platform::start_with(&["--vm-network=user"]);
+    p.apply(&images_support::vi_http(
+        "tiny",
+        &server.url("f/tiny.qcow2"),
+    ))
+    .expect_ok();
+    wait_for(&p, "vi", "tiny", "{.status.phase}", "Ready", 180);
+    p.apply(
+        "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: u1-root\nspec:\n  dataSource:\n    type: ObjectRef\n    objectRef:\n      kind: VirtualImage\n      name: tiny\n",
+    )
+    .expect_ok();
+    p.apply("apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachine\nmetadata:\n  name: u1\nspec:\n  virtualMachineClassName: generic\n  cpu:\n    cores: 1\n    coreFraction: 10%\n  memory:\n    size: 256Mi\n  blockDeviceRefs:\n    - kind: VirtualDisk\n      name: u1-root\n")
+        .expect_ok();
+    let uid = get(&p, "vm", "u1", "{.metadata.uid}");
+    let _reaper = QemuReaper(uid);
+    wait_for(&p, "vm", "u1", "{.status.phase}", "Running", 240);
+    assert_eq!(get(&p, "intvirtvmi", "u1", "{.status.networkMode}"), "User");
+    let local = free_port();
+    let fwd = Bg::start(
+        &p,
+        &format!("d8 v port-forward u1 {local}:80"),
+        "ann",
+        "fwd",
+    );
+    assert!(
+        eventually(20, || fwd.stdout().contains("Forwarding from")),
+        "{}{}",
+        fwd.stdout(),
+        fwd.stderr()
+    );
+    // The guest's HTTP server starts late in its boot.
+    let mut body = String::new();
+    let reached = eventually(120, || {
+        body = http_get_body(local).unwrap_or_default();
+        body.contains("tiny-guest")
+    });
+    assert!(reached, "{body}\n{}", fwd.stderr());
+}

@@ -321,11 +321,15 @@ async fn bind(
 }
 
 /// The VM of the namespace that uses `vmip`, if any.
+/// The VM using `vmip`. A VM being deleted uses nothing any more (spec §5.2: the address becomes
+/// deletable), else its foreground deletion, which deletes the address first, would wait forever
+/// on the address's finalizer, which waits on the VM.
 fn attached_vm(cx: &VmipCtx, vmip: &VirtualMachineIPAddress) -> Option<String> {
     let mut users: Vec<String> = cx
         .vms
         .state()
         .iter()
+        .filter(|vm| vm.meta().deletion_timestamp.is_none())
         .filter(|vm| vm_uses(vm, vmip))
         .map(|vm| vm.name_any())
         .collect();
