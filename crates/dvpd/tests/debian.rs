@@ -15,21 +15,6 @@ use std::process::Command;
 use common::{Platform, d8_bin, eventually};
 use images_support::FileServer;
 
-fn get(p: &Platform, resource: &str, name: &str, path: &str) -> String {
-    p.kubectl(&["get", resource, name, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
-fn wait_for(p: &Platform, resource: &str, name: &str, path: &str, want: &str, secs: u64) {
-    let ok = eventually(secs, || get(p, resource, name, path) == want);
-    assert!(
-        ok,
-        "{resource}/{name} {path}: want {want:?}, have {:?}\n{}",
-        get(p, resource, name, path),
-        p.kubectl(&["get", resource, name, "-o", "yaml"]).stdout
-    );
-}
-
 /// Stops the VM's QEMU if the test fails before the platform does.
 struct QemuReaper(String);
 
@@ -103,7 +88,7 @@ fn the_guide_linux_vm_gets_its_address_and_answers_d8_v_ssh() {
         &server.url("f/debian.qcow2"),
     ))
     .expect_ok();
-    wait_for(&p, "vi", "debian", "{.status.phase}", "Ready", 300);
+    p.wait_field("vi", "debian", "{.status.phase}", "Ready", 300);
     p.apply(
         "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: linux-disk\nspec:\n  dataSource:\n    type: ObjectRef\n    objectRef:\n      kind: VirtualImage\n      name: debian\n",
     )
@@ -115,15 +100,14 @@ fn the_guide_linux_vm_gets_its_address_and_answers_d8_v_ssh() {
     );
     let started = std::time::Instant::now();
     p.apply(&vm).expect_ok();
-    let uid = get(&p, "vm", "linux-vm", "{.metadata.uid}");
+    let uid = p.field("vm", "linux-vm", "{.metadata.uid}");
     let _reaper = QemuReaper(uid);
-    wait_for(&p, "vm", "linux-vm", "{.status.phase}", "Running", 300);
-    let ip = get(&p, "vm", "linux-vm", "{.status.ipAddress}");
+    p.wait_field("vm", "linux-vm", "{.status.phase}", "Running", 300);
+    let ip = p.field("vm", "linux-vm", "{.status.ipAddress}");
     assert!(!ip.is_empty());
 
     // The guest agent reports the leased address on an interface: the guest took it by DHCP.
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "linux-vm",
         "{.status.conditions[?(@.type==\"VirtualMachineIPAddressReady\")].reason}",

@@ -13,21 +13,6 @@ use std::time::Duration;
 use common::{Platform, d8_bin, eventually, free_port};
 use images_support::FileServer;
 
-fn get(p: &Platform, resource: &str, name: &str, path: &str) -> String {
-    p.kubectl(&["get", resource, name, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
-fn wait_for(p: &Platform, resource: &str, name: &str, path: &str, want: &str, secs: u64) {
-    let ok = eventually(secs, || get(p, resource, name, path) == want);
-    assert!(
-        ok,
-        "{resource}/{name} {path}: want {want:?}, have {:?}\n{}",
-        get(p, resource, name, path),
-        p.log()
-    );
-}
-
 /// Runs a shell line with d8 on PATH and the platform's kubeconfig; (exit ok, stdout, stderr).
 fn sh(p: &Platform, line: &str, user: &str) -> (bool, String, String) {
     let out = shell(p, line, user).output().expect("run sh");
@@ -159,14 +144,14 @@ fn console_and_port_forward_reach_the_tiny_guest() {
         &server.url("f/tiny.qcow2"),
     ))
     .expect_ok();
-    wait_for(&p, "vi", "tiny", "{.status.phase}", "Ready", 180);
+    p.wait_field("vi", "tiny", "{.status.phase}", "Ready", 180);
     p.apply(
         "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: s1-root\nspec:\n  dataSource:\n    type: ObjectRef\n    objectRef:\n      kind: VirtualImage\n      name: tiny\n",
     )
     .expect_ok();
     p.apply("apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachine\nmetadata:\n  name: s1\nspec:\n  virtualMachineClassName: generic\n  runPolicy: Manual\n  cpu:\n    cores: 1\n    coreFraction: 10%\n  memory:\n    size: 256Mi\n  blockDeviceRefs:\n    - kind: VirtualDisk\n      name: s1-root\n")
         .expect_ok();
-    let uid = get(&p, "vm", "s1", "{.metadata.uid}");
+    let uid = p.field("vm", "s1", "{.metadata.uid}");
     let _reaper = QemuReaper(uid);
 
     // not running yet (Manual policy): a clear refusal
@@ -175,8 +160,7 @@ fn console_and_port_forward_reach_the_tiny_guest() {
 
     let (ok, out, err) = sh(&p, "d8 v start s1 -w -y --timeout 100s", "ann");
     assert!(ok, "{out}{err}");
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "s1",
         "{.status.conditions[?(@.type==\"AgentReady\")].status}",
@@ -228,11 +212,11 @@ fn console_and_port_forward_reach_the_tiny_guest() {
 
     // a bridged guest is dialled at its address; one on QEMU user networking needs the run's
     // second monitor for a port forward
-    let mode = get(&p, "intvirtvmi", "s1", "{.status.networkMode}");
+    let mode = p.field("intvirtvmi", "s1", "{.status.networkMode}");
     let run_dir = p
         .data_dir()
         .join("run/vms")
-        .join(get(&p, "intvirtvmi", "s1", "{.metadata.uid}"));
+        .join(p.field("intvirtvmi", "s1", "{.metadata.uid}"));
     if mode != "Bridge" && !run_dir.join("qmp-streams.sock").exists() {
         eprintln!(
             "skipped port-forward: the run is in user-mode networking ({mode:?}) and {} has no qmp-streams.sock (the QEMU command line does not open the streams monitor yet)",
@@ -378,17 +362,17 @@ fn port_forward_reaches_a_guest_on_user_mode_networking() {
         &server.url("f/tiny.qcow2"),
     ))
     .expect_ok();
-    wait_for(&p, "vi", "tiny", "{.status.phase}", "Ready", 180);
+    p.wait_field("vi", "tiny", "{.status.phase}", "Ready", 180);
     p.apply(
         "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: u1-root\nspec:\n  dataSource:\n    type: ObjectRef\n    objectRef:\n      kind: VirtualImage\n      name: tiny\n",
     )
     .expect_ok();
     p.apply("apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualMachine\nmetadata:\n  name: u1\nspec:\n  virtualMachineClassName: generic\n  cpu:\n    cores: 1\n    coreFraction: 10%\n  memory:\n    size: 256Mi\n  blockDeviceRefs:\n    - kind: VirtualDisk\n      name: u1-root\n")
         .expect_ok();
-    let uid = get(&p, "vm", "u1", "{.metadata.uid}");
+    let uid = p.field("vm", "u1", "{.metadata.uid}");
     let _reaper = QemuReaper(uid);
-    wait_for(&p, "vm", "u1", "{.status.phase}", "Running", 240);
-    assert_eq!(get(&p, "intvirtvmi", "u1", "{.status.networkMode}"), "User");
+    p.wait_field("vm", "u1", "{.status.phase}", "Running", 240);
+    assert_eq!(p.field("intvirtvmi", "u1", "{.status.networkMode}"), "User");
     let local = free_port();
     let fwd = Bg::start(
         &p,

@@ -61,21 +61,6 @@ fn vm_manifest(name: &str, node: &str, extra: &str) -> String {
     )
 }
 
-fn get(p: &Platform, resource: &str, name: &str, path: &str) -> String {
-    p.kubectl(&["get", resource, name, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
-fn wait_for(p: &Platform, resource: &str, name: &str, path: &str, want: &str, secs: u64) {
-    let ok = eventually(secs, || get(p, resource, name, path) == want);
-    assert!(
-        ok,
-        "{resource}/{name} {path}: want {want:?}, have {:?}\n{}",
-        get(p, resource, name, path),
-        p.kubectl(&["get", resource, name, "-o", "yaml"]).stdout
-    );
-}
-
 /// Write an instance's status as the node agent would.
 fn set_instance_status(p: &Platform, name: &str, status: serde_json::Value) {
     p.kubectl(&[
@@ -155,10 +140,10 @@ fn a_vm_gets_an_instance_on_its_node_and_mirrors_the_run() {
     register_node(&p, FAKE_NODE);
     p.apply(&blank_disk("a-root")).expect_ok();
     p.apply(&vm_manifest("a", FAKE_NODE, "")).expect_ok();
-    wait_for(&p, "intvirtvmi", "a", "{.spec.nodeName}", FAKE_NODE, 90);
+    p.wait_field("intvirtvmi", "a", "{.spec.nodeName}", FAKE_NODE, 90);
 
     let inst = p.get_json(&["intvirtvmi", "a"]);
-    let vm_uid = get(&p, "vm", "a", "{.metadata.uid}");
+    let vm_uid = p.field("vm", "a", "{.metadata.uid}");
     assert_eq!(
         inst["metadata"]["labels"]["virtualization.deckhouse.io/node"],
         FAKE_NODE
@@ -194,31 +179,25 @@ fn a_vm_gets_an_instance_on_its_node_and_mirrors_the_run() {
     assert!(
         inst["metadata"]["annotations"]["virtualization.deckhouse.io/applied-vm-spec"].is_string()
     );
-    wait_for(&p, "vm", "a", "{.status.phase}", "Starting", 30);
+    p.wait_field("vm", "a", "{.status.phase}", "Starting", 30);
 
     set_instance_status(&p, "a", running_status());
-    wait_for(&p, "vm", "a", "{.status.phase}", "Running", 30);
-    wait_for(
-        &p,
+    p.wait_field("vm", "a", "{.status.phase}", "Running", 30);
+    p.wait_field(
         "vm",
         "a",
         "{.status.conditions[?(@.type==\"AgentReady\")].status}",
         "True",
         30,
     );
-    assert_eq!(get(&p, "vm", "a", "{.status.nodeName}"), FAKE_NODE);
-    assert_eq!(get(&p, "vm", "a", "{.status.guestOSInfo.id}"), "tiny");
+    assert_eq!(p.field("vm", "a", "{.status.nodeName}"), FAKE_NODE);
+    assert_eq!(p.field("vm", "a", "{.status.guestOSInfo.id}"), "tiny");
     assert_eq!(
-        get(
-            &p,
-            "vm",
-            "a",
-            "{.status.resources.cpu.topology.coresPerSocket}"
-        ),
+        p.field("vm", "a", "{.status.resources.cpu.topology.coresPerSocket}"),
         "1"
     );
     // A running VM holds its disk: the disk cannot be exported.
-    assert_eq!(get(&p, "vd", "a-root", "{.status.phase}"), "Ready");
+    assert_eq!(p.field("vd", "a-root", "{.status.phase}"), "Ready");
 }
 
 #[test]
@@ -227,9 +206,9 @@ fn a_core_change_waits_for_a_restart_that_applies_it() {
     register_node(&p, FAKE_NODE);
     p.apply(&blank_disk("b-root")).expect_ok();
     p.apply(&vm_manifest("b", FAKE_NODE, "")).expect_ok();
-    wait_for(&p, "intvirtvmi", "b", "{.spec.nodeName}", FAKE_NODE, 90);
+    p.wait_field("intvirtvmi", "b", "{.spec.nodeName}", FAKE_NODE, 90);
     set_instance_status(&p, "b", running_status());
-    wait_for(&p, "vm", "b", "{.status.phase}", "Running", 30);
+    p.wait_field("vm", "b", "{.status.phase}", "Running", 30);
 
     p.kubectl(&[
         "patch",
@@ -240,8 +219,7 @@ fn a_core_change_waits_for_a_restart_that_applies_it() {
         r#"{"spec":{"cpu":{"cores":2}}}"#,
     ])
     .expect_ok();
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "b",
         "{.status.restartAwaitingChanges[0].path}",
@@ -249,8 +227,7 @@ fn a_core_change_waits_for_a_restart_that_applies_it() {
         30,
     );
     assert_eq!(
-        get(
-            &p,
+        p.field(
             "vm",
             "b",
             "{.status.restartAwaitingChanges[0].desiredValue}"
@@ -268,34 +245,30 @@ fn a_core_change_waits_for_a_restart_that_applies_it() {
     );
     // The run keeps its topology until the restart.
     assert_eq!(
-        get(
-            &p,
-            "vm",
-            "b",
-            "{.status.resources.cpu.topology.coresPerSocket}"
-        ),
+        p.field("vm", "b", "{.status.resources.cpu.topology.coresPerSocket}"),
         "1"
     );
 
     vmop(&p, "restart-b", "Restart", "b");
-    wait_for(&p, "vm", "b", "{.status.phase}", "Stopping", 30);
-    assert!(!get(&p, "intvirtvmi", "b", "{.metadata.deletionTimestamp}").is_empty());
+    p.wait_field("vm", "b", "{.status.phase}", "Stopping", 30);
+    assert!(
+        !p.field("intvirtvmi", "b", "{.metadata.deletionTimestamp}")
+            .is_empty()
+    );
     release_instance(&p, "b");
-    wait_for(&p, "intvirtvmi", "b", "{.spec.cpu.coresPerSocket}", "2", 60);
+    p.wait_field("intvirtvmi", "b", "{.spec.cpu.coresPerSocket}", "2", 60);
     set_instance_status(&p, "b", running_status());
-    wait_for(&p, "vmop", "restart-b", "{.status.phase}", "Completed", 30);
-    wait_for(
-        &p,
+    p.wait_field("vmop", "restart-b", "{.status.phase}", "Completed", 30);
+    p.wait_field(
         "vm",
         "b",
         "{.status.resources.cpu.topology.coresPerSocket}",
         "2",
         30,
     );
-    assert_eq!(get(&p, "vm", "b", "{.status.restartAwaitingChanges}"), "");
+    assert_eq!(p.field("vm", "b", "{.status.restartAwaitingChanges}"), "");
     assert_eq!(
-        get(
-            &p,
+        p.field(
             "vm",
             "b",
             "{.status.conditions[?(@.type==\"AwaitingRestartToApplyConfiguration\")].status}"
@@ -310,26 +283,25 @@ fn stop_and_start_operations_follow_the_run_policy() {
     register_node(&p, FAKE_NODE);
     p.apply(&blank_disk("c-root")).expect_ok();
     p.apply(&vm_manifest("c", FAKE_NODE, "")).expect_ok();
-    wait_for(&p, "intvirtvmi", "c", "{.spec.nodeName}", FAKE_NODE, 90);
+    p.wait_field("intvirtvmi", "c", "{.spec.nodeName}", FAKE_NODE, 90);
     set_instance_status(&p, "c", running_status());
-    wait_for(&p, "vm", "c", "{.status.phase}", "Running", 30);
+    p.wait_field("vm", "c", "{.status.phase}", "Running", 30);
 
     vmop(&p, "stop-c", "Stop", "c");
-    wait_for(&p, "vm", "c", "{.status.phase}", "Stopping", 30);
+    p.wait_field("vm", "c", "{.status.phase}", "Stopping", 30);
     release_instance(&p, "c");
-    wait_for(&p, "vm", "c", "{.status.phase}", "Stopped", 30);
-    wait_for(&p, "vmop", "stop-c", "{.status.phase}", "Completed", 30);
+    p.wait_field("vm", "c", "{.status.phase}", "Stopped", 30);
+    p.wait_field("vmop", "stop-c", "{.status.phase}", "Completed", 30);
     // Stopped manually: the default policy does not start it again.
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert!(!p.exists("intvirtvmi", "c", None));
-    assert_eq!(get(&p, "vm", "c", "{.status.phase}"), "Stopped");
+    assert_eq!(p.field("vm", "c", "{.status.phase}"), "Stopped");
 
     // Stop does not apply to a Stopped VM.
     vmop(&p, "stop-again", "Stop", "c");
-    wait_for(&p, "vmop", "stop-again", "{.status.phase}", "Failed", 30);
+    p.wait_field("vmop", "stop-again", "{.status.phase}", "Failed", 30);
     assert_eq!(
-        get(
-            &p,
+        p.field(
             "vmop",
             "stop-again",
             "{.status.conditions[?(@.type==\"Completed\")].reason}"
@@ -338,10 +310,10 @@ fn stop_and_start_operations_follow_the_run_policy() {
     );
 
     vmop(&p, "start-c", "Start", "c");
-    wait_for(&p, "intvirtvmi", "c", "{.spec.nodeName}", FAKE_NODE, 30);
+    p.wait_field("intvirtvmi", "c", "{.spec.nodeName}", FAKE_NODE, 30);
     set_instance_status(&p, "c", running_status());
-    wait_for(&p, "vmop", "start-c", "{.status.phase}", "Completed", 30);
-    assert_eq!(get(&p, "vm", "c", "{.status.phase}"), "Running");
+    p.wait_field("vmop", "start-c", "{.status.phase}", "Completed", 30);
+    assert_eq!(p.field("vm", "c", "{.status.phase}"), "Running");
 }
 
 #[test]
@@ -351,13 +323,12 @@ fn an_always_off_vm_stays_stopped_and_refuses_start() {
     p.apply(&blank_disk("quiet-root")).expect_ok();
     p.apply(&vm_manifest("quiet", FAKE_NODE, "  runPolicy: AlwaysOff\n"))
         .expect_ok();
-    wait_for(&p, "vm", "quiet", "{.status.phase}", "Stopped", 60);
+    p.wait_field("vm", "quiet", "{.status.phase}", "Stopped", 60);
     assert!(!p.exists("intvirtvmi", "quiet", None));
     vmop(&p, "start-quiet", "Start", "quiet");
-    wait_for(&p, "vmop", "start-quiet", "{.status.phase}", "Failed", 30);
+    p.wait_field("vmop", "start-quiet", "{.status.phase}", "Failed", 30);
     assert_eq!(
-        get(
-            &p,
+        p.field(
             "vmop",
             "start-quiet",
             "{.status.conditions[?(@.type==\"Completed\")].reason}"
@@ -374,8 +345,7 @@ fn a_vm_no_node_can_take_stays_pending_and_says_why() {
     let manifest = vm_manifest("big", FAKE_NODE, "").replace("size: 256Mi", "size: 64Gi");
     p.apply(&manifest).expect_ok();
     let ok = eventually(60, || {
-        get(
-            &p,
+        p.field(
             "vm",
             "big",
             "{.status.conditions[?(@.type==\"Running\")].message}",
@@ -387,7 +357,7 @@ fn a_vm_no_node_can_take_stays_pending_and_says_why() {
         "{}",
         p.kubectl(&["get", "vm", "big", "-o", "yaml"]).stdout
     );
-    assert_eq!(get(&p, "vm", "big", "{.status.phase}"), "Pending");
+    assert_eq!(p.field("vm", "big", "{.status.phase}"), "Pending");
     assert!(!p.exists("intvirtvmi", "big", None));
 }
 
@@ -396,24 +366,16 @@ fn a_vm_waits_for_a_missing_disk_in_pending() {
     let p = Platform::start();
     register_node(&p, FAKE_NODE);
     p.apply(&vm_manifest("nodisk", FAKE_NODE, "")).expect_ok();
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "nodisk",
         "{.status.conditions[?(@.type==\"BlockDevicesReady\")].status}",
         "False",
         60,
     );
-    assert_eq!(get(&p, "vm", "nodisk", "{.status.phase}"), "Pending");
+    assert_eq!(p.field("vm", "nodisk", "{.status.phase}"), "Pending");
     p.apply(&blank_disk("nodisk-root")).expect_ok();
-    wait_for(
-        &p,
-        "intvirtvmi",
-        "nodisk",
-        "{.spec.nodeName}",
-        FAKE_NODE,
-        90,
-    );
+    p.wait_field("intvirtvmi", "nodisk", "{.spec.nodeName}", FAKE_NODE, 90);
 }
 
 #[test]
@@ -424,8 +386,7 @@ fn a_disk_waiting_for_its_first_consumer_is_made_where_the_vm_goes() {
         "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: w-root\nspec:\n  persistentVolumeClaim:\n    size: 100Mi\n    storageClassName: shared-wffc\n",
     )
     .expect_ok();
-    wait_for(
-        &p,
+    p.wait_field(
         "vd",
         "w-root",
         "{.status.phase}",
@@ -433,16 +394,10 @@ fn a_disk_waiting_for_its_first_consumer_is_made_where_the_vm_goes() {
         60,
     );
     p.apply(&vm_manifest("w", FAKE_NODE, "")).expect_ok();
-    wait_for(&p, "intvirtvmi", "w", "{.spec.nodeName}", FAKE_NODE, 90);
-    let claim = get(
-        &p,
-        "vd",
-        "w-root",
-        "{.status.target.persistentVolumeClaimName}",
-    );
+    p.wait_field("intvirtvmi", "w", "{.spec.nodeName}", FAKE_NODE, 90);
+    let claim = p.field("vd", "w-root", "{.status.target.persistentVolumeClaimName}");
     assert_eq!(
-        get(
-            &p,
+        p.field(
             "pvc",
             &claim,
             "{.metadata.annotations.volume\\.kubernetes\\.io/selected-node}"
@@ -458,9 +413,9 @@ fn automatic_approval_restarts_the_vm_to_apply_changes() {
     p.apply(&blank_disk("auto-root")).expect_ok();
     let extra = "  disruptions:\n    restartApprovalMode: Automatic\n";
     p.apply(&vm_manifest("auto", FAKE_NODE, extra)).expect_ok();
-    wait_for(&p, "intvirtvmi", "auto", "{.spec.nodeName}", FAKE_NODE, 90);
+    p.wait_field("intvirtvmi", "auto", "{.spec.nodeName}", FAKE_NODE, 90);
     set_instance_status(&p, "auto", running_status());
-    wait_for(&p, "vm", "auto", "{.status.phase}", "Running", 30);
+    p.wait_field("vm", "auto", "{.status.phase}", "Running", 30);
     p.kubectl(&[
         "patch",
         "vm",
@@ -471,17 +426,11 @@ fn automatic_approval_restarts_the_vm_to_apply_changes() {
     ])
     .expect_ok();
     assert!(eventually(30, || {
-        !get(&p, "intvirtvmi", "auto", "{.metadata.deletionTimestamp}").is_empty()
+        !p.field("intvirtvmi", "auto", "{.metadata.deletionTimestamp}")
+            .is_empty()
     }));
     release_instance(&p, "auto");
-    wait_for(
-        &p,
-        "intvirtvmi",
-        "auto",
-        "{.spec.cpu.coresPerSocket}",
-        "2",
-        60,
-    );
+    p.wait_field("intvirtvmi", "auto", "{.spec.cpu.coresPerSocket}", "2", 60);
 }
 
 #[test]
@@ -498,7 +447,7 @@ fn a_vm_that_no_longer_fits_its_class_policy_is_reported() {
         "virtualMachineClassName: small",
     );
     p.apply(&manifest).expect_ok();
-    wait_for(&p, "intvirtvmi", "s", "{.spec.cpu.model}", "host", 90);
+    p.wait_field("intvirtvmi", "s", "{.spec.cpu.model}", "host", 90);
     p.kubectl(&[
         "patch",
         "vmclass",
@@ -508,8 +457,7 @@ fn a_vm_that_no_longer_fits_its_class_policy_is_reported() {
         r#"{"spec":{"sizingPolicies":[{"cores":{"min":1,"max":4},"coreFractions":["50%","100%"]}]}}"#,
     ])
     .expect_ok();
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "s",
         "{.status.conditions[?(@.type==\"SizingPolicyMatched\")].reason}",
@@ -526,24 +474,22 @@ fn a_failed_start_names_the_cause_and_is_retried_after_a_pause() {
     register_node(&p, FAKE_NODE);
     p.apply(&blank_disk("f-root")).expect_ok();
     p.apply(&vm_manifest("f", FAKE_NODE, "")).expect_ok();
-    wait_for(&p, "intvirtvmi", "f", "{.spec.nodeName}", FAKE_NODE, 90);
-    let first = get(&p, "intvirtvmi", "f", "{.metadata.uid}");
+    p.wait_field("intvirtvmi", "f", "{.spec.nodeName}", FAKE_NODE, 90);
+    let first = p.field("intvirtvmi", "f", "{.metadata.uid}");
     set_instance_status(
         &p,
         "f",
         serde_json::json!({"phase": "Failed", "exit": {"reason": "StartFailed",
             "message": "qemu-system-x86_64: could not open disk image", "time": common::now_rfc3339()}}),
     );
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "f",
         "{.status.conditions[?(@.type==\"Running\")].reason}",
         "InternalVirtualMachineError",
         30,
     );
-    let message = get(
-        &p,
+    let message = p.field(
         "vm",
         "f",
         "{.status.conditions[?(@.type==\"Running\")].message}",
@@ -551,15 +497,17 @@ fn a_failed_start_names_the_cause_and_is_retried_after_a_pause() {
     assert!(message.contains("could not open disk image"), "{message}");
     assert!(message.contains("retrying"), "{message}");
     assert!(
-        get(&p, "intvirtvmi", "f", "{.metadata.deletionTimestamp}").is_empty(),
+        p.field("intvirtvmi", "f", "{.metadata.deletionTimestamp}")
+            .is_empty(),
         "no retry before the pause"
     );
     assert!(eventually(30, || {
-        !get(&p, "intvirtvmi", "f", "{.metadata.deletionTimestamp}").is_empty()
+        !p.field("intvirtvmi", "f", "{.metadata.deletionTimestamp}")
+            .is_empty()
     }));
     release_instance(&p, "f");
     assert!(eventually(30, || {
-        let uid = get(&p, "intvirtvmi", "f", "{.metadata.uid}");
+        let uid = p.field("intvirtvmi", "f", "{.metadata.uid}");
         !uid.is_empty() && uid != first
     }));
 }
@@ -570,15 +518,16 @@ fn d8_v_stop_waits_and_reports_refusals() {
     register_node(&p, FAKE_NODE);
     p.apply(&blank_disk("d-root")).expect_ok();
     p.apply(&vm_manifest("d", FAKE_NODE, "")).expect_ok();
-    wait_for(&p, "intvirtvmi", "d", "{.spec.nodeName}", FAKE_NODE, 90);
+    p.wait_field("intvirtvmi", "d", "{.spec.nodeName}", FAKE_NODE, 90);
     set_instance_status(&p, "d", running_status());
-    wait_for(&p, "vm", "d", "{.status.phase}", "Running", 30);
+    p.wait_field("vm", "d", "{.status.phase}", "Running", 30);
 
     // Play the agent in the background: release the instance once it is being deleted.
     let helper = std::thread::scope(|s| {
         let h = s.spawn(|| {
             eventually(60, || {
-                !get(&p, "intvirtvmi", "d", "{.metadata.deletionTimestamp}").is_empty()
+                !p.field("intvirtvmi", "d", "{.metadata.deletionTimestamp}")
+                    .is_empty()
             }) && {
                 release_instance(&p, "d");
                 true
@@ -590,7 +539,7 @@ fn d8_v_stop_waits_and_reports_refusals() {
     let Some((ok, out)) = helper.1 else { return };
     assert!(helper.0);
     assert!(ok, "{out}");
-    assert_eq!(get(&p, "vm", "d", "{.status.phase}"), "Stopped");
+    assert_eq!(p.field("vm", "d", "{.status.phase}"), "Stopped");
 
     let (ok, out) = d8(&p, &["v", "stop", "d", "-w"]).unwrap();
     assert!(!ok, "stopping a stopped VM must fail: {out}");
@@ -603,12 +552,12 @@ fn deleting_a_vm_stops_its_run_first() {
     register_node(&p, FAKE_NODE);
     p.apply(&blank_disk("e-root")).expect_ok();
     p.apply(&vm_manifest("e", FAKE_NODE, "")).expect_ok();
-    wait_for(&p, "intvirtvmi", "e", "{.spec.nodeName}", FAKE_NODE, 90);
+    p.wait_field("intvirtvmi", "e", "{.spec.nodeName}", FAKE_NODE, 90);
     set_instance_status(&p, "e", running_status());
-    wait_for(&p, "vm", "e", "{.status.phase}", "Running", 30);
+    p.wait_field("vm", "e", "{.status.phase}", "Running", 30);
     p.kubectl(&["delete", "vm", "e", "--wait=false"])
         .expect_ok();
-    wait_for(&p, "vm", "e", "{.status.phase}", "Terminating", 30);
+    p.wait_field("vm", "e", "{.status.phase}", "Terminating", 30);
     assert!(p.exists("vm", "e", None), "the VM waits for its run");
     release_instance(&p, "e");
     assert!(eventually(30, || !p.exists("vm", "e", None)));
@@ -676,7 +625,7 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
         &server.url("f/tiny.qcow2"),
     ))
     .expect_ok();
-    wait_for(&p, "vi", "tiny", "{.status.phase}", "Ready", 180);
+    p.wait_field("vi", "tiny", "{.status.phase}", "Ready", 180);
     p.apply(
         "apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualDisk\nmetadata:\n  name: t1-root\nspec:\n  dataSource:\n    type: ObjectRef\n    objectRef:\n      kind: VirtualImage\n      name: tiny\n",
     )
@@ -685,13 +634,12 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
         vm_manifest("t1", "x", "").replace("  nodeSelector:\n    kubernetes.io/hostname: x\n", "");
     let started = std::time::Instant::now();
     p.apply(&vm).expect_ok();
-    let uid = get(&p, "vm", "t1", "{.metadata.uid}");
+    let uid = p.field("vm", "t1", "{.metadata.uid}");
     let _reaper = QemuReaper(uid.clone());
 
-    wait_for(&p, "vm", "t1", "{.status.phase}", "Running", 240);
+    p.wait_field("vm", "t1", "{.status.phase}", "Running", 240);
     let running = secs_since(started);
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "t1",
         "{.status.conditions[?(@.type==\"AgentReady\")].status}",
@@ -702,8 +650,8 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
         "figures: Running after {running}s, AgentReady after {}s",
         secs_since(started)
     );
-    assert_eq!(get(&p, "vm", "t1", "{.status.guestOSInfo.id}"), "tiny");
-    assert!(!get(&p, "vm", "t1", "{.status.nodeName}").is_empty());
+    assert_eq!(p.field("vm", "t1", "{.status.guestOSInfo.id}"), "tiny");
+    assert!(!p.field("vm", "t1", "{.status.nodeName}").is_empty());
     assert_eq!(qemu_pids(&uid).len(), 1, "one QEMU carries the VM uid");
 
     p.kubectl(&[
@@ -715,8 +663,7 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
         r#"{"spec":{"cpu":{"cores":2}}}"#,
     ])
     .expect_ok();
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "t1",
         "{.status.restartAwaitingChanges[0].path}",
@@ -727,19 +674,17 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
     let (ok, out) = d8(&p, &["v", "restart", "t1", "-w", "-y", "--timeout", "100s"]).unwrap();
     assert!(ok, "{out}");
     eprintln!("figures: d8 v restart -w took {}s", secs_since(t));
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "t1",
         "{.status.resources.cpu.topology.coresPerSocket}",
         "2",
         60,
     );
-    assert_eq!(get(&p, "vm", "t1", "{.status.restartAwaitingChanges}"), "");
+    assert_eq!(p.field("vm", "t1", "{.status.restartAwaitingChanges}"), "");
     assert_eq!(qemu_pids(&uid).len(), 1, "the restart left one QEMU");
 
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "t1",
         "{.status.conditions[?(@.type==\"AgentReady\")].status}",
@@ -750,7 +695,7 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
     let (ok, out) = d8(&p, &["v", "stop", "t1", "-w", "-y", "--timeout", "100s"]).unwrap();
     assert!(ok, "{out}");
     eprintln!("figures: d8 v stop -w took {}s", secs_since(t));
-    assert_eq!(get(&p, "vm", "t1", "{.status.phase}"), "Stopped");
+    assert_eq!(p.field("vm", "t1", "{.status.phase}"), "Stopped");
     assert!(
         eventually(10, || qemu_pids(&uid).is_empty()),
         "no QEMU after stop"
@@ -758,7 +703,7 @@ fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
 
     let (ok, out) = d8(&p, &["v", "start", "t1", "-w", "-y", "--timeout", "100s"]).unwrap();
     assert!(ok, "{out}");
-    assert_eq!(get(&p, "vm", "t1", "{.status.phase}"), "Running");
+    assert_eq!(p.field("vm", "t1", "{.status.phase}"), "Running");
 
     p.kubectl(&["delete", "vm", "t1", "--wait=true", "--timeout=100s"])
         .expect_ok();
@@ -776,16 +721,16 @@ fn a_vm_gets_its_address_and_macs_before_it_starts_and_reports_whether_the_guest
     let networks = "  networks:\n    - type: Main\n    - type: Network\n      name: lan\n";
     p.apply(&vm_manifest("netvm", FAKE_NODE, networks))
         .expect_ok();
-    wait_for(&p, "intvirtvmi", "netvm", "{.spec.nodeName}", FAKE_NODE, 90);
+    p.wait_field("intvirtvmi", "netvm", "{.spec.nodeName}", FAKE_NODE, 90);
 
     // The automatic address object is named after the VM, attached, and its lease is bound.
-    let ip = get(&p, "vm", "netvm", "{.status.ipAddress}");
+    let ip = p.field("vm", "netvm", "{.status.ipAddress}");
     assert!(ip.starts_with("10.66.10."), "{ip}");
-    let vmip = get(&p, "vm", "netvm", "{.status.virtualMachineIPAddressName}");
+    let vmip = p.field("vm", "netvm", "{.status.virtualMachineIPAddressName}");
     assert!(vmip.starts_with("netvm-") && vmip.len() == 11, "{vmip}");
-    wait_for(&p, "vmip", &vmip, "{.status.phase}", "Attached", 30);
+    p.wait_field("vmip", &vmip, "{.status.phase}", "Attached", 30);
     let lease = format!("ip-{}", ip.replace('.', "-"));
-    assert_eq!(get(&p, "vmipl", &lease, "{.status.phase}"), "Bound");
+    assert_eq!(p.field("vmipl", &lease, "{.status.phase}"), "Bound");
 
     // The run carries the main interface with its address, then the additional one with the
     // MAC of its own vmmac.
@@ -797,20 +742,19 @@ fn a_vm_gets_its_address_and_macs_before_it_starts_and_reports_whether_the_guest
     assert_eq!(nets[0]["cidr"], "10.66.10.0/24");
     assert_eq!(nets[1]["type"], "Network");
     assert_eq!(nets[1]["name"], "lan");
-    let vmmac = get(
-        &p,
+    let vmmac = p.field(
         "vm",
         "netvm",
         "{.status.networks[1].virtualMachineMACAddressName}",
     );
     assert!(vmmac.starts_with("netvm-"), "{vmmac}");
-    let mac = get(&p, "vmmac", &vmmac, "{.status.address}");
+    let mac = p.field("vmmac", &vmmac, "{.status.address}");
     assert_eq!(nets[1]["macAddress"], mac.as_str());
     assert_eq!(
-        get(&p, "vm", "netvm", "{.status.networks[0].macAddress}"),
+        p.field("vm", "netvm", "{.status.networks[0].macAddress}"),
         nets[0]["macAddress"].as_str().unwrap()
     );
-    wait_for(&p, "vmmac", &vmmac, "{.status.phase}", "Attached", 30);
+    p.wait_field("vmmac", &vmmac, "{.status.phase}", "Attached", 30);
 
     // Running, the guest agent reports interfaces without the address: NotAssigned, then with it.
     let mut status = running_status();
@@ -818,8 +762,7 @@ fn a_vm_gets_its_address_and_macs_before_it_starts_and_reports_whether_the_guest
         serde_json::json!([{"name": "eth0", "ipAddresses": ["10.0.2.15"]}]);
     set_instance_status(&p, "netvm", status.clone());
     let reason = "{.status.conditions[?(@.type==\"VirtualMachineIPAddressReady\")].reason}";
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "netvm",
         reason,
@@ -828,14 +771,7 @@ fn a_vm_gets_its_address_and_macs_before_it_starts_and_reports_whether_the_guest
     );
     status["agent"]["interfaces"] = serde_json::json!([{"name": "eth0", "ipAddresses": [ip]}]);
     set_instance_status(&p, "netvm", status);
-    wait_for(
-        &p,
-        "vm",
-        "netvm",
-        reason,
-        "VirtualMachineIPAddressReady",
-        30,
-    );
+    p.wait_field("vm", "netvm", reason, "VirtualMachineIPAddressReady", 30);
     // The IPADDRESS column.
     let table = p.kubectl(&["get", "vm", "netvm"]).expect_ok().stdout;
     assert!(table.contains(&ip), "{table}");
@@ -852,17 +788,15 @@ fn a_vm_naming_a_missing_address_waits_and_says_so() {
         "  virtualMachineIPAddressName: nowhere\n",
     ))
     .expect_ok();
-    wait_for(
-        &p,
+    p.wait_field(
         "vm",
         "m",
         "{.status.conditions[?(@.type==\"VirtualMachineIPAddressReady\")].reason}",
         "VirtualMachineIPAddressNotAvailable",
         60,
     );
-    assert_eq!(get(&p, "vm", "m", "{.status.phase}"), "Pending");
-    let message = get(
-        &p,
+    assert_eq!(p.field("vm", "m", "{.status.phase}"), "Pending");
+    let message = p.field(
         "vm",
         "m",
         "{.status.conditions[?(@.type==\"Running\")].message}",

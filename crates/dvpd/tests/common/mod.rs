@@ -610,6 +610,23 @@ impl Platform {
         serde_json::from_str(&run.stdout).expect("kubectl -o json prints JSON")
     }
 
+    /// A JSONPath of an object; empty while the object or the field does not exist.
+    pub fn field(&self, resource: &str, name: &str, path: &str) -> String {
+        self.kubectl(&["get", resource, name, "-o", &format!("jsonpath={path}")])
+            .stdout
+    }
+
+    /// Waits until [`Platform::field`] reads `want`; fails showing the object.
+    pub fn wait_field(&self, resource: &str, name: &str, path: &str, want: &str, secs: u64) {
+        let ok = eventually(secs, || self.field(resource, name, path) == want);
+        assert!(
+            ok,
+            "{resource}/{name} {path}: want {want:?}, have {:?}\n{}",
+            self.field(resource, name, path),
+            self.kubectl(&["get", resource, name, "-o", "yaml"]).stdout
+        );
+    }
+
     /// One field of an object through `-o jsonpath`.
     #[track_caller]
     pub fn jsonpath(&self, resource: &str, name: &str, path: &str) -> String {
