@@ -118,18 +118,9 @@ impl Drop for QemuReaper {
 
 #[test]
 fn console_and_port_forward_reach_the_tiny_guest() {
-    let image = images_support::cache_dir().join("tiny/tiny.qcow2");
-    let has_qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !image.is_file() || !has_qemu || !d8_bin().exists() {
-        eprintln!(
-            "skipped: needs {}, qemu-system-x86_64 and d8",
-            image.display()
-        );
+    let Some(image) = images_support::tiny_guest_to_boot(true) else {
         return;
-    }
+    };
     let www = tempfile::tempdir().unwrap();
     let server = FileServer::start(www.path());
     server.copy(&image, "tiny.qcow2");
@@ -262,15 +253,9 @@ impl Drop for KillOnDrop {
 #[test]
 fn user_mode_port_forward_goes_through_a_qemu_host_forward() {
     use dvp_node::streams::guest::{self, GuestError, GuestRoute, STREAMS_MONITOR};
-    let image = images_support::cache_dir().join("tiny/tiny.qcow2");
-    let has_qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !image.is_file() || !has_qemu {
-        eprintln!("skipped: needs {} and qemu-system-x86_64", image.display());
+    let Some(image) = images_support::tiny_guest_to_boot(false) else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let overlay = dir.path().join("root.qcow2");
     assert!(
@@ -341,18 +326,9 @@ fn user_mode_port_forward_goes_through_a_qemu_host_forward() {
 /// QEMU user-mode networking, and port-forward still reaches it through a QEMU host forward.
 #[test]
 fn port_forward_reaches_a_guest_on_user_mode_networking() {
-    let image = images_support::cache_dir().join("tiny/tiny.qcow2");
-    let has_qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !image.is_file() || !has_qemu || !d8_bin().exists() {
-        eprintln!(
-            "skipped: needs {}, qemu-system-x86_64 and d8",
-            image.display()
-        );
+    let Some(image) = images_support::tiny_guest_to_boot(true) else {
         return;
-    }
+    };
     let www = tempfile::tempdir().unwrap();
     let server = FileServer::start(www.path());
     server.copy(&image, "tiny.qcow2");

@@ -604,18 +604,9 @@ fn secs_since(t: std::time::Instant) -> u64 {
 
 #[test]
 fn a_tiny_guest_runs_restarts_with_new_cores_stops_and_starts() {
-    let image = images_support::cache_dir().join("tiny/tiny.qcow2");
-    let has_qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !image.is_file() || !has_qemu || !d8_bin().exists() {
-        eprintln!(
-            "skipped: needs {}, qemu-system-x86_64 and d8",
-            image.display()
-        );
+    let Some(image) = images_support::tiny_guest_to_boot(true) else {
         return;
-    }
+    };
     let www = tempfile::tempdir().unwrap();
     let server = FileServer::start(www.path());
     server.copy(&image, "tiny.qcow2");

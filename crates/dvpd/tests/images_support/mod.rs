@@ -21,6 +21,26 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from("/var/cache/guest-images"))
 }
 
+/// The tiny guest image, when it, QEMU and (if `with_d8`) the `d8` binary are here; else None
+/// with a note, and the test that asked returns early.
+pub fn tiny_guest_to_boot(with_d8: bool) -> Option<PathBuf> {
+    let image = cache_dir().join("tiny/tiny.qcow2");
+    let has_qemu = std::process::Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let has_d8 = !with_d8 || crate::common::d8_bin().exists();
+    if image.is_file() && has_qemu && has_d8 {
+        return Some(image);
+    }
+    eprintln!(
+        "skipped: needs {}, qemu-system-x86_64{}",
+        image.display(),
+        if with_d8 { " and d8" } else { "" }
+    );
+    None
+}
+
 /// The tiny guest image files, or None (with a note) when they are not built here.
 pub struct Guest {
     pub qcow2: PathBuf,
